@@ -1,0 +1,1 @@
+"""reelbot: prompt → video on Luma Dream Machine and its gateways, delivered into Discord."""

@@ -1,0 +1,203 @@
+"""Settings parsed from a mapping (the environment, `.env`, or a test's dict). Every problem is
+collected so the operator sees them all at once; secrets are wrapped so they never print."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from bot.errors import ConfigError
+
+PROVIDER_ORDER = ("luma", "segmind", "onemin", "umami", "demo")
+
+PROVIDER_KEYS = {
+    "luma": "LUMAAI_API_KEY",
+    "segmind": "SEGMIND_API_KEY",
+    "onemin": "ONEMIN_API_KEY",
+    "umami": "UMAMI_API_KEY",
+}
+
+PROVIDER_BASE_URLS = {
+    "luma": ("LUMAAI_BASE_URL", "https://api.lumalabs.ai/dream-machine/v1"),
+    "segmind": ("SEGMIND_BASE_URL", "https://api.segmind.com"),
+    "onemin": ("ONEMIN_BASE_URL", "https://api.1min.ai"),
+    "umami": ("UMAMI_BASE_URL", "https://api.umamiai.xyz"),
+}
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class Secret:
+    """A string that shows as `***` in repr/str, so a stray log or traceback cannot leak it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    name: str
+    api_key: Secret | None
+    base_url: str | None
+
+
+@dataclass(frozen=True)
+class Settings:
+    discord_token: Secret | None
+    dev_guild_id: int | None
+    providers: tuple[ProviderConfig, ...]
+    database_url: str = "sqlite:///data/reelbot.db"
+    quota_daily: int = 5
+    quota_concurrent: int = 1
+    max_active_jobs: int = 10
+    job_timeout_s: int = 1200
+    log_level: str = "INFO"
+    log_format: str = "text"
+    max_download_bytes: int = 512 * 1024 * 1024
+    health_port: int | None = None
+    data_dir: str = "data"
+
+    @property
+    def provider_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.providers)
+
+    def secrets(self) -> list[str]:
+        """Every configured secret value, for the log redaction filter."""
+        values = [self.discord_token.get()] if self.discord_token else []
+        values += [p.api_key.get() for p in self.providers if p.api_key]
+        return [v for v in values if v]
+
+    @property
+    def sqlite_path(self) -> str | None:
+        url = self.database_url
+        if url.startswith("sqlite:///"):
+            return url[len("sqlite:///") :]
+        if url.startswith("sqlite://"):
+            return url[len("sqlite://") :]
+        return None
+
+
+def _int(env: Mapping[str, str], name: str, default: int, problems: list[str], *, minimum: int = 0) -> int:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        problems.append(f"{name} must be a whole number, got {raw!r}")
+        return default
+    if value < minimum:
+        problems.append(f"{name} must be at least {minimum}, got {value}")
+        return default
+    return value
+
+
+def _secret(env: Mapping[str, str], name: str) -> Secret | None:
+    raw = (env.get(name) or "").strip()
+    return Secret(raw) if raw else None
+
+
+def load_settings(env: Mapping[str, str], *, require_token: bool = False) -> Settings:
+    """Parse `env`; raise ConfigError listing every problem found."""
+    problems: list[str] = []
+    token = _secret(env, "DISCORD_TOKEN")
+    if require_token and token is None:
+        problems.append("DISCORD_TOKEN is required: create a bot at https://discord.com/developers/applications")
+
+    dev_guild: int | None = None
+    raw_guild = (env.get("DISCORD_DEV_GUILD_ID") or "").strip()
+    if raw_guild:
+        if raw_guild.isdigit():
+            dev_guild = int(raw_guild)
+        else:
+            problems.append(f"DISCORD_DEV_GUILD_ID must be a numeric server id, got {raw_guild!r}")
+
+    raw_providers = (env.get("VIDEO_PROVIDERS") or "").strip()
+    if raw_providers:
+        names = [n.strip().lower() for n in raw_providers.split(",") if n.strip()]
+    else:
+        names = [n for n, key in PROVIDER_KEYS.items() if (env.get(key) or "").strip()] or ["demo"]
+    seen: list[str] = []
+    providers: list[ProviderConfig] = []
+    for name in names:
+        if name not in PROVIDER_ORDER:
+            problems.append(f"VIDEO_PROVIDERS names unknown provider {name!r}; known: {', '.join(PROVIDER_ORDER)}")
+            continue
+        if name in seen:
+            problems.append(f"VIDEO_PROVIDERS names {name!r} twice")
+            continue
+        seen.append(name)
+        key = _secret(env, PROVIDER_KEYS[name]) if name in PROVIDER_KEYS else None
+        if name in PROVIDER_KEYS and key is None:
+            problems.append(f"VIDEO_PROVIDERS names {name!r} but {PROVIDER_KEYS[name]} is not set")
+        base = None
+        if name in PROVIDER_BASE_URLS:
+            var, default = PROVIDER_BASE_URLS[name]
+            base = (env.get(var) or "").strip() or default
+            if not base.startswith(("http://", "https://")):
+                problems.append(f"{var} must be an http(s) URL, got {base!r}")
+        providers.append(ProviderConfig(name=name, api_key=key, base_url=base))
+    if raw_providers and not names:
+        problems.append("VIDEO_PROVIDERS is set but names no provider")
+
+    database_url = (env.get("DATABASE_URL") or "").strip() or "sqlite:///data/reelbot.db"
+    if not database_url.startswith(("sqlite:", "postgresql://", "postgres://")):
+        problems.append(f"DATABASE_URL must start with sqlite:/// or postgresql://, got {database_url.split(':')[0]!r}")
+
+    quota_daily = _int(env, "QUOTA_DAILY", 5, problems)
+    quota_concurrent = _int(env, "QUOTA_CONCURRENT", 1, problems, minimum=1)
+    max_active = _int(env, "MAX_ACTIVE_JOBS", 10, problems, minimum=1)
+    job_timeout = _int(env, "JOB_TIMEOUT_S", 1200, problems, minimum=30)
+    max_download = _int(env, "MAX_DOWNLOAD_MB", 512, problems, minimum=1) * 1024 * 1024
+
+    health_port: int | None = None
+    if (env.get("HEALTH_PORT") or "").strip():
+        health_port = _int(env, "HEALTH_PORT", 0, problems, minimum=0)
+        if health_port > 65535:
+            problems.append(f"HEALTH_PORT must be a port number (0-65535), got {health_port}")
+
+    log_level = (env.get("LOG_LEVEL") or "INFO").strip().upper()
+    if log_level not in LOG_LEVELS:
+        problems.append(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
+        log_level = "INFO"
+    log_format = (env.get("LOG_FORMAT") or "text").strip().lower()
+    if log_format not in ("text", "json"):
+        problems.append(f"LOG_FORMAT must be text or json, got {log_format!r}")
+        log_format = "text"
+
+    if problems:
+        raise ConfigError(problems)
+    return Settings(
+        discord_token=token,
+        dev_guild_id=dev_guild,
+        providers=tuple(providers),
+        database_url=database_url,
+        quota_daily=quota_daily,
+        quota_concurrent=quota_concurrent,
+        max_active_jobs=max_active,
+        job_timeout_s=job_timeout,
+        log_level=log_level,
+        log_format=log_format,
+        max_download_bytes=max_download,
+        health_port=health_port,
+        data_dir=(env.get("DATA_DIR") or "data").strip(),
+    )

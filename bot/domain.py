@@ -1,0 +1,126 @@
+"""Plain data the whole core shares: requests, jobs and their states. No I/O, no Discord."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+
+
+class JobState(enum.StrEnum):
+    QUEUED = "queued"  # stored, waiting for a free provider slot
+    SUBMITTING = "submitting"  # the create request is on the wire; no provider id yet
+    RUNNING = "running"  # accepted by the provider; polled until it ends
+    DELIVERING = "delivering"  # the clip is ready; posting it into Discord
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL_STATES
+
+    @property
+    def active(self) -> bool:
+        return not self.terminal
+
+
+TERMINAL_STATES = frozenset({JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED})
+
+ALLOWED_TRANSITIONS: dict[JobState, frozenset[JobState]] = {
+    JobState.QUEUED: frozenset({JobState.SUBMITTING, JobState.FAILED, JobState.CANCELLED}),
+    JobState.SUBMITTING: frozenset(
+        {JobState.RUNNING, JobState.DELIVERING, JobState.QUEUED, JobState.FAILED, JobState.CANCELLED}
+    ),
+    JobState.RUNNING: frozenset({JobState.DELIVERING, JobState.FAILED, JobState.CANCELLED}),
+    JobState.DELIVERING: frozenset({JobState.COMPLETED, JobState.FAILED}),
+    JobState.COMPLETED: frozenset(),
+    JobState.FAILED: frozenset(),
+    JobState.CANCELLED: frozenset(),
+}
+
+
+def can_transition(old: JobState, new: JobState) -> bool:
+    return new in ALLOWED_TRANSITIONS[old]
+
+
+@dataclass(frozen=True, slots=True)
+class VideoRequest:
+    """What the user asked for, already validated against the provider's capabilities."""
+
+    prompt: str
+    aspect_ratio: str = "16:9"
+    loop: bool = False
+    resolution: str = "720p"
+    duration: str = "5s"
+    model: str | None = None  # None: the provider's default
+    camera: str | None = None
+    start_image_url: str | None = None
+    end_image_url: str | None = None
+    enhance: bool = False
+    extend_of: str | None = None  # provider generation id to continue (Extend)
+
+    def with_model(self, model: str) -> VideoRequest:
+        return replace(self, model=model)
+
+    def options_summary(self) -> str:
+        parts = [self.aspect_ratio, self.resolution, self.duration]
+        if self.loop:
+            parts.append("loop")
+        if self.camera:
+            parts.append(f"camera {self.camera}")
+        if self.start_image_url or self.end_image_url:
+            parts.append("keyframes")
+        if self.enhance:
+            parts.append("enhanced")
+        return " · ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    id: int
+    guild_id: int
+    channel_id: int
+    user_id: int
+    request: VideoRequest
+    state: JobState
+    created_at: datetime
+    cost: int = 1  # quota units this job holds; 0 once refunded
+    provider: str | None = None
+    provider_job_id: str | None = None
+    status_message_id: int | None = None
+    result_message_id: int | None = None
+    video_url: str | None = None
+    failure_reason: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    parent_job_id: int | None = None
+    parent_kind: str | None = None  # "re-roll", "edit", "extend"
+
+
+class ProviderState(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderStatus:
+    """One observation of a generation at a provider, in the bot's own vocabulary."""
+
+    state: ProviderState
+    provider_job_id: str | None = None
+    video_url: str | None = None  # where the finished clip can be downloaded
+    video_file: Path | None = None  # sync providers that answered with the bytes themselves
+    failure_reason: str | None = None
+    user_fault: bool = False  # the prompt/input was refused (moderation): no refund
+    raw_state: str | None = None  # the provider's own word, for the status line
+    progress: float | None = None  # 0..1 when the provider reports one
+    poll_after: float | None = None  # seconds the provider suggests waiting before the next poll
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def done(self) -> bool:
+        return self.state in (ProviderState.COMPLETED, ProviderState.FAILED)

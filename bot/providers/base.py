@@ -1,0 +1,98 @@
+"""What every provider adapter offers: a capability table and four coroutines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from bot.domain import ProviderStatus, VideoRequest
+from bot.errors import InvalidRequestError
+
+ALL_ASPECT_RATIOS = ("1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21")
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """Data, not code: `/video` validates and autocompletes from this before anything is charged."""
+
+    models: tuple[str, ...]
+    default_model: str
+    aspect_ratios: tuple[str, ...] = ALL_ASPECT_RATIOS
+    resolutions: tuple[str, ...] = ("720p",)
+    durations: tuple[str, ...] = ("5s",)
+    loop: bool = True
+    start_image: bool = False
+    end_image: bool = False
+    extend: bool = False
+    enhance: bool = False
+    cancel: bool = False
+    concepts: bool = False  # camera presets as provider concepts; otherwise camera goes into the prompt
+    # model → resolutions/durations it supports, where narrower than the provider-wide lists
+    model_resolutions: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    model_durations: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def resolutions_for(self, model: str) -> tuple[str, ...]:
+        return self.model_resolutions.get(model, self.resolutions)
+
+    def durations_for(self, model: str) -> tuple[str, ...]:
+        return self.model_durations.get(model, self.durations)
+
+    def problems(self, request: VideoRequest) -> list[str]:
+        """Every reason this provider cannot do `request` (empty when it can)."""
+        out: list[str] = []
+        model = request.model or self.default_model
+        if model not in self.models:
+            out.append(f"model `{model}` is not offered; choose one of {_list(self.models)}")
+        if request.aspect_ratio not in self.aspect_ratios:
+            out.append(f"aspect ratio `{request.aspect_ratio}` is not possible; use {_list(self.aspect_ratios)}")
+        resolutions = self.resolutions_for(model)
+        if request.resolution not in resolutions:
+            out.append(f"resolution `{request.resolution}` is not possible; use {_list(resolutions)}")
+        durations = self.durations_for(model)
+        if request.duration not in durations:
+            out.append(f"duration `{request.duration}` is not possible; use {_list(durations)}")
+        if request.loop and not self.loop:
+            out.append("looping is not possible")
+        if request.start_image_url and not self.start_image:
+            out.append("a start image is not possible")
+        if request.end_image_url and not self.end_image:
+            out.append("an end image is not possible")
+        if request.extend_of and not self.extend:
+            out.append("extending a clip is not possible")
+        if request.loop and request.end_image_url:
+            out.append("loop cannot be combined with an end image (Luma: 'Loop is not supported for end frame')")
+        return out
+
+
+def _list(values: tuple[str, ...]) -> str:
+    return ", ".join(f"`{v}`" for v in values)
+
+
+def check_request(capabilities: Capabilities, provider_name: str, request: VideoRequest) -> None:
+    problems = capabilities.problems(request)
+    if problems:
+        raise InvalidRequestError(
+            "; ".join(problems),
+            public_message=f"{provider_name} can't do that: " + "; ".join(problems) + ". Nothing was charged.",
+        )
+
+
+@runtime_checkable
+class VideoProvider(Protocol):
+    name: str  # config name: luma, segmind, onemin, umami, demo
+    display_name: str
+    capabilities: Capabilities
+    poll_interval: float  # seconds between polls of a running job
+
+    async def submit(self, request: VideoRequest) -> ProviderStatus:
+        """Send the create request once (never retried blindly). Returns the first status; sync providers
+        return a finished status with `video_file` or `video_url` set."""
+
+    async def poll(self, provider_job_id: str) -> ProviderStatus:
+        """One idempotent status read."""
+
+    async def cancel(self, provider_job_id: str) -> None:
+        """Stop or delete a running generation where the provider can; a no-op otherwise."""
+
+    async def fetch_credits(self) -> str | None:
+        """A human-readable balance, or None where the provider has no such call."""

@@ -1,0 +1,194 @@
+"""The transport every adapter shares: timeouts, status → error, retries with jitter, Retry-After.
+
+Reads (polls, deletes) are retried on 5xx, timeouts and 429. A job-creating POST is sent once and
+only repeated when the provider said 429 (it refused, so nothing was created) or the connection was
+never made; anything else could charge twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+
+from bot.clock import Clock
+from bot.errors import (
+    ProviderAuthError,
+    ProviderCreditsError,
+    ProviderError,
+    ProviderProtocolError,
+    ProviderRateLimitError,
+    ProviderRejectedError,
+    ProviderUnavailableError,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_RETRY_AFTER = 60.0
+
+
+def backoff_delay(attempt: int, *, base: float = 0.5, cap: float = 8.0, rng: random.Random | None = None) -> float:
+    """Full-jitter exponential backoff (attempt 0 → up to `base`)."""
+    rng = rng or random
+    return rng.uniform(0, min(cap, base * (2**attempt)))
+
+
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    """`retry-after-ms` or `retry-after` in seconds, honoured when 0..60 s (as Luma's SDK does)."""
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        raw = headers.get(name)
+        if raw is None:
+            continue
+        try:
+            value = float(raw) * scale
+        except ValueError:
+            continue
+        if 0 <= value <= MAX_RETRY_AFTER:
+            return value
+    return None
+
+
+def error_detail(body: Any) -> str:
+    """The message a provider put in its error body: Luma `detail`, Segmind `error`, 1min.ai `message`."""
+    if isinstance(body, dict):
+        for key in ("detail", "error", "message", "msg"):
+            value = body.get(key)
+            if isinstance(value, str) and value:
+                return value[:500]
+            if isinstance(value, dict | list) and value:
+                return json.dumps(value)[:500]
+    if isinstance(body, str):
+        return body[:500]
+    return ""
+
+
+def error_for_status(provider: str, status: int, body: Any, headers: Mapping[str, str]) -> ProviderError:
+    detail = error_detail(body) or f"HTTP {status}"
+    kw: dict[str, Any] = {"provider": provider, "status": status}
+    if status in (401, 403):
+        return ProviderAuthError(f"{provider}: HTTP {status}: {detail}", **kw)
+    if status in (402, 406):
+        return ProviderCreditsError(f"{provider}: HTTP {status}: {detail}", **kw)
+    if status == 429:
+        return ProviderRateLimitError(
+            f"{provider}: rate limited: {detail}", retry_after=parse_retry_after(headers), **kw
+        )
+    if status >= 500 or status == 408:
+        return ProviderUnavailableError(f"{provider}: HTTP {status}: {detail}", **kw)
+    return ProviderRejectedError(
+        f"{provider}: HTTP {status}: {detail}",
+        public_message=f"The video service refused the request: {detail}",
+        **kw,
+    )
+
+
+class HttpTransport:
+    """One provider's view of the shared aiohttp session."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        provider: str,
+        base_url: str,
+        headers: Mapping[str, str],
+        clock: Clock,
+        timeout: aiohttp.ClientTimeout | None = None,
+        retries: int = 4,
+        rate_limit_patience: float = 120.0,
+    ) -> None:
+        self.session = session
+        self.provider = provider
+        self.base_url = base_url.rstrip("/")
+        self.headers = dict(headers)
+        self.clock = clock
+        self.timeout = timeout or aiohttp.ClientTimeout(total=60, connect=5)
+        self.retries = retries
+        self.rate_limit_patience = rate_limit_patience
+
+    def url(self, path: str) -> str:
+        return path if path.startswith(("http://", "https://")) else f"{self.base_url}/{path.lstrip('/')}"
+
+    async def request_json(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        params: Mapping[str, Any] | None = None,
+        idempotent: bool | None = None,
+        timeout: aiohttp.ClientTimeout | None = None,
+        accept_status: tuple[int, ...] = (),
+    ) -> Any:
+        """Send, classify, retry where safe; returns the parsed JSON (None for an empty body)."""
+        idempotent = method.upper() in ("GET", "DELETE", "HEAD") if idempotent is None else idempotent
+        attempt = 0
+        waited_for_rate_limit = 0.0
+        while True:
+            try:
+                return await self._once(method, path, json_body, params, timeout, accept_status)
+            except ProviderRateLimitError as error:
+                # A 429 means nothing was created, so even a create may be repeated after the wait.
+                delay = error.retry_after if error.retry_after is not None else backoff_delay(attempt + 2)
+                if waited_for_rate_limit + delay > self.rate_limit_patience or attempt >= self.retries + 4:
+                    raise
+                waited_for_rate_limit += delay
+            except aiohttp.ClientConnectorError as error:
+                # The connection was never made: nothing reached the provider.
+                if attempt >= self.retries:
+                    raise ProviderUnavailableError(
+                        f"{self.provider}: cannot connect ({type(error).__name__})", provider=self.provider
+                    ) from None
+                delay = backoff_delay(attempt)
+            except ProviderError as error:
+                if not (idempotent and error.retryable) or attempt >= self.retries:
+                    raise
+                delay = backoff_delay(attempt)
+            log.debug("%s %s: retrying in %.2fs (attempt %d)", self.provider, method, delay, attempt + 1)
+            attempt += 1
+            await self.clock.sleep(delay)
+
+    async def _once(self, method, path, json_body, params, timeout, accept_status) -> Any:
+        try:
+            async with self.session.request(
+                method,
+                self.url(path),
+                json=json_body,
+                params=params,
+                headers=self.headers,
+                timeout=timeout or self.timeout,
+            ) as response:
+                text = await response.text()
+                status = response.status
+                headers = response.headers
+        except aiohttp.ClientConnectorError:
+            raise
+        except (TimeoutError, aiohttp.ClientError) as error:
+            raise ProviderUnavailableError(
+                f"{self.provider}: {type(error).__name__} on {method} {path}", provider=self.provider
+            ) from None
+        body = parse_body(text)
+        if status >= 400 and status not in accept_status:
+            raise error_for_status(self.provider, status, body, headers)
+        if text and (body is _MALFORMED or isinstance(body, str)):
+            raise ProviderProtocolError(
+                f"{self.provider}: malformed JSON from {method} {path}", provider=self.provider, status=status
+            )
+        return None if not text else body
+
+
+_MALFORMED: Any = object()
+
+
+def parse_body(text: str) -> Any:
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return _MALFORMED if text.lstrip().startswith(("{", "[")) else text

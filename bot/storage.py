@@ -1,0 +1,281 @@
+"""The only module that speaks SQL. SQLite through aiosqlite (WAL); numbered migrations; every
+quota-relevant change is one atomic statement."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from bot.domain import Job, JobState, VideoRequest
+
+log = logging.getLogger(__name__)
+
+ACTIVE_STATES = tuple(s.value for s in JobState if s.active)
+IN_FLIGHT_STATES = (JobState.SUBMITTING.value, JobState.RUNNING.value)
+
+_JOB_COLUMNS = (
+    "id, guild_id, channel_id, user_id, request, state, cost, created_at, started_at, finished_at, "
+    "provider, provider_job_id, status_message_id, result_message_id, video_url, failure_reason, "
+    "parent_job_id, parent_kind"
+)
+_UPDATABLE = frozenset(
+    {
+        "started_at",
+        "finished_at",
+        "provider",
+        "provider_job_id",
+        "status_message_id",
+        "result_message_id",
+        "video_url",
+        "failure_reason",
+        "channel_id",
+    }
+)
+
+
+def _ts(value: datetime | None) -> float | None:
+    return None if value is None else value.timestamp()
+
+
+def _dt(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+def request_to_json(request: VideoRequest) -> str:
+    return json.dumps({k: v for k, v in asdict(request).items() if v not in (None, False)})
+
+
+def request_from_json(text: str) -> VideoRequest:
+    data = json.loads(text)
+    known = VideoRequest.__dataclass_fields__
+    return VideoRequest(**{k: v for k, v in data.items() if k in known})
+
+
+def _job(row: aiosqlite.Row) -> Job:
+    return Job(
+        id=row["id"],
+        guild_id=row["guild_id"],
+        channel_id=row["channel_id"],
+        user_id=row["user_id"],
+        request=request_from_json(row["request"]),
+        state=JobState(row["state"]),
+        cost=row["cost"],
+        created_at=_dt(row["created_at"]),  # type: ignore[arg-type]
+        started_at=_dt(row["started_at"]),
+        finished_at=_dt(row["finished_at"]),
+        provider=row["provider"],
+        provider_job_id=row["provider_job_id"],
+        status_message_id=row["status_message_id"],
+        result_message_id=row["result_message_id"],
+        video_url=row["video_url"],
+        failure_reason=row["failure_reason"],
+        parent_job_id=row["parent_job_id"],
+        parent_kind=row["parent_kind"],
+    )
+
+
+def migration_scripts() -> list[tuple[int, str]]:
+    folder = resources.files("bot") / "migrations"
+    scripts = []
+    for entry in folder.iterdir():
+        name = entry.name
+        if name.endswith(".sql") and name[:4].isdigit():
+            scripts.append((int(name[:4]), entry.read_text()))
+    return sorted(scripts)
+
+
+class Storage:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._db: aiosqlite.Connection | None = None
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise RuntimeError("storage is not open")
+        return self._db
+
+    async def open(self) -> None:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = await aiosqlite.connect(self.path, isolation_level=None)
+        self._db.row_factory = aiosqlite.Row
+        await self._db.execute("PRAGMA journal_mode=WAL")
+        await self._db.execute("PRAGMA synchronous=NORMAL")
+        await self._db.execute("PRAGMA busy_timeout=5000")
+        await self._db.execute("PRAGMA foreign_keys=ON")
+        await self.migrate()
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    async def migrate(self) -> int:
+        """Apply every migration newer than the database's version; returns the new version."""
+        db = self.db
+        version = (await (await db.execute("PRAGMA user_version")).fetchone())[0]
+        for number, script in migration_scripts():
+            if number <= version:
+                continue
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _split_sql(script):
+                    await db.execute(statement)
+                await db.execute(f"PRAGMA user_version = {int(number)}")
+                await db.execute("COMMIT")
+            except BaseException:
+                await db.execute("ROLLBACK")
+                raise
+            log.info("database migrated to version %d", number)
+            version = number
+        return version
+
+    async def writable(self) -> bool:
+        try:
+            await self.db.execute("CREATE TEMP TABLE IF NOT EXISTS _probe (x)")
+            return True
+        except Exception:
+            return False
+
+    # --- jobs + quota ---------------------------------------------------------------------------
+
+    async def create_job_reserving(
+        self,
+        *,
+        guild_id: int,
+        channel_id: int,
+        user_id: int,
+        request: VideoRequest,
+        created_at: datetime,
+        day: str,
+        cost: int,
+        daily_limit: int,
+        concurrent_limit: int,
+        parent_job_id: int | None = None,
+        parent_kind: str | None = None,
+    ) -> Job | None:
+        """Insert a queued job only if the user stays within both limits: one atomic statement, so two
+        commands at the same instant cannot both take the last slot. None when a limit is reached."""
+        cursor = await self.db.execute(
+            f"""
+            INSERT INTO jobs (guild_id, channel_id, user_id, request, state, cost, day, created_at,
+                              parent_job_id, parent_kind)
+            SELECT ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?
+            WHERE (SELECT COALESCE(SUM(cost), 0) FROM jobs
+                   WHERE guild_id = ? AND user_id = ? AND day = ?) + ? <= ?
+              AND (SELECT COUNT(*) FROM jobs
+                   WHERE guild_id = ? AND user_id = ? AND state IN ({_marks(ACTIVE_STATES)})) < ?
+            RETURNING {_JOB_COLUMNS}
+            """,
+            (
+                guild_id, channel_id, user_id, request_to_json(request), cost, day, _ts(created_at),
+                parent_job_id, parent_kind,
+                guild_id, user_id, day, cost, daily_limit,
+                guild_id, user_id, *ACTIVE_STATES, concurrent_limit,
+            ),
+        )  # fmt: skip
+        row = await cursor.fetchone()
+        await cursor.close()
+        return _job(row) if row else None
+
+    async def usage(self, guild_id: int, user_id: int, day: str) -> tuple[int, int]:
+        """(quota units used on `day`, jobs active now) for one user in one server."""
+        row = await self._one(
+            f"""SELECT
+                  (SELECT COALESCE(SUM(cost), 0) FROM jobs WHERE guild_id = ? AND user_id = ? AND day = ?),
+                  (SELECT COUNT(*) FROM jobs WHERE guild_id = ? AND user_id = ?
+                     AND state IN ({_marks(ACTIVE_STATES)}))""",
+            (guild_id, user_id, day, guild_id, user_id, *ACTIVE_STATES),
+        )
+        return int(row[0]), int(row[1])
+
+    async def refund(self, job_id: int) -> bool:
+        """Give the job's quota back; true only the first time (a refund never happens twice)."""
+        cursor = await self.db.execute("UPDATE jobs SET cost = 0 WHERE id = ? AND cost > 0", (job_id,))
+        return cursor.rowcount == 1
+
+    async def get_job(self, job_id: int) -> Job | None:
+        row = await self._one(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
+        return _job(row) if row else None
+
+    async def jobs_in_states(self, states: tuple[JobState, ...]) -> list[Job]:
+        rows = await self._all(
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE state IN ({_marks(states)}) ORDER BY id",
+            tuple(s.value for s in states),
+        )
+        return [_job(r) for r in rows]
+
+    async def user_jobs(self, guild_id: int, user_id: int, *, limit: int = 10, offset: int = 0) -> list[Job]:
+        rows = await self._all(
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE guild_id = ? AND user_id = ? ORDER BY id DESC LIMIT ? OFFSET ?",
+            (guild_id, user_id, limit, offset),
+        )
+        return [_job(r) for r in rows]
+
+    async def count_in_flight(self) -> int:
+        row = await self._one(
+            f"SELECT COUNT(*) FROM jobs WHERE state IN ({_marks(IN_FLIGHT_STATES)})", IN_FLIGHT_STATES
+        )
+        return int(row[0])
+
+    async def transition(self, job_id: int, from_states: tuple[JobState, ...], to: JobState, **fields: Any) -> bool:
+        """Compare-and-set: move the job to `to` only if it is in one of `from_states`."""
+        assignments, values = _assignments(fields)
+        cursor = await self.db.execute(
+            f"UPDATE jobs SET state = ?{assignments} WHERE id = ? AND state IN ({_marks(from_states)})",
+            (to.value, *values, job_id, *(s.value for s in from_states)),
+        )
+        return cursor.rowcount == 1
+
+    async def update_job(self, job_id: int, **fields: Any) -> None:
+        assignments, values = _assignments(fields)
+        if assignments:
+            await self.db.execute(f"UPDATE jobs SET {assignments[2:]} WHERE id = ?", (*values, job_id))
+
+    async def recent_durations(self, provider: str, model: str | None, limit: int = 20) -> list[float]:
+        """Seconds from start to finish of recent successful jobs (for an honest ETA)."""
+        rows = await self._all(
+            """SELECT finished_at - started_at FROM jobs
+               WHERE state = 'completed' AND provider = ? AND started_at IS NOT NULL
+                 AND finished_at IS NOT NULL AND (? IS NULL OR json_extract(request, '$.model') = ?)
+               ORDER BY id DESC LIMIT ?""",
+            (provider, model, model, limit),
+        )
+        return [float(r[0]) for r in rows if r[0] is not None and r[0] >= 0]
+
+    # --- helpers --------------------------------------------------------------------------------
+
+    async def _one(self, sql: str, params: tuple = ()) -> aiosqlite.Row | None:
+        async with self.db.execute(sql, params) as cursor:
+            return await cursor.fetchone()
+
+    async def _all(self, sql: str, params: tuple = ()) -> list[aiosqlite.Row]:
+        async with self.db.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+
+def _marks(values: tuple) -> str:
+    return ", ".join("?" for _ in values)
+
+
+def _assignments(fields: dict[str, Any]) -> tuple[str, list[Any]]:
+    parts, values = [], []
+    for name, value in fields.items():
+        if name not in _UPDATABLE:
+            raise ValueError(f"column {name!r} cannot be updated")
+        parts.append(f", {name} = ?")
+        values.append(_ts(value) if isinstance(value, datetime) else value)
+    return "".join(parts), values
+
+
+def _split_sql(script: str) -> list[str]:
+    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
