@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -13,6 +14,10 @@ from bot.errors import MediaError
 
 CHUNK = 64 * 1024
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
+
+
+class MediaTooLargeError(MediaError):
+    code = "media_too_large"
 
 
 def looks_like_video(head: bytes) -> bool:
@@ -36,17 +41,14 @@ async def stream_response_to_file(
     """Copy a response body to `dest` chunk by chunk; refuse bodies over `max_bytes` or not video."""
     declared = response.content_length
     if declared is not None and declared > max_bytes:
-        raise MediaError(f"video is {declared} bytes, over the {max_bytes} cap")
+        raise MediaTooLargeError(f"video is {declared} bytes, over the {max_bytes} cap")
     size = 0
-    checked = False
     handle = await _run_blocking(open, dest, "wb")
     try:
         async for chunk in response.content.iter_chunked(CHUNK):
             size += len(chunk)
             if size > max_bytes:
-                raise MediaError(f"video exceeds the {max_bytes} byte cap")
-            if not checked and size >= 12:
-                checked = True
+                raise MediaTooLargeError(f"video exceeds the {max_bytes} byte cap")
             await _run_blocking(handle.write, chunk)
     finally:
         await _run_blocking(handle.close)
@@ -87,10 +89,8 @@ async def remove_quietly(path: Path | None) -> None:
 
 
 def _unlink(path: Path) -> None:
-    try:
+    with contextlib.suppress(FileNotFoundError):
         path.unlink()
-    except FileNotFoundError:
-        pass
 
 
 async def file_size(path: Path) -> int:

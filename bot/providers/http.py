@@ -7,7 +7,6 @@ never made; anything else could charge twice.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import random

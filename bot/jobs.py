@@ -1,0 +1,478 @@
+"""The job runner: persist → queue → submit → poll → download → deliver, and resume on start.
+
+One dispatcher task takes queued jobs (round-robin by user) while fewer than MAX_ACTIVE_JOBS are
+in flight at providers; each started job gets its own task. Every step is recorded in storage
+first, so a restart resumes each job where it was and delivers it exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import statistics
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Protocol
+
+import aiohttp
+
+from bot import media
+from bot.clock import Clock
+from bot.domain import Job, JobState, ProviderState, ProviderStatus, VideoRequest
+from bot.errors import (
+    GenerationFailedError,
+    JobTimeoutError,
+    MediaError,
+    ProviderCreditsError,
+    ProviderError,
+    ProviderRateLimitError,
+    ProviderUnavailableError,
+    ReelbotError,
+)
+from bot.providers.base import VideoProvider
+from bot.quotas import Quotas
+from bot.storage import Storage
+
+log = logging.getLogger(__name__)
+
+# Errors that mean "this provider is down", so an unaccepted job may move to the next provider.
+FALLBACK_ERRORS = (ProviderUnavailableError, ProviderRateLimitError, ProviderCreditsError)
+FILE_SCHEME = "file://"
+
+
+@dataclass(frozen=True, slots=True)
+class JobProgress:
+    """What the status message shows, computed by the runner; rendering is the observer's job."""
+
+    state: JobState
+    position: int | None = None  # 1-based place in the queue while waiting
+    elapsed: float = 0.0
+    eta: float | None = None  # seconds left, from recent jobs on the same provider/model
+    fraction: float | None = None
+    provider_state: str | None = None
+
+
+class JobObserver(Protocol):
+    """The Discord side, as the core sees it."""
+
+    async def job_changed(self, job: Job, progress: JobProgress) -> None: ...
+
+    async def upload_limit(self, job: Job) -> int: ...
+
+    async def find_delivery(self, job: Job) -> int | None:
+        """The id of a result message already posted for `job` (a restart mid-delivery), or None."""
+
+    async def deliver(self, job: Job, video: Path | None, video_url: str | None, size: int | None) -> int:
+        """Post the result; returns the message id."""
+
+    async def job_ended(self, job: Job, error: ReelbotError | None) -> None:
+        """A job failed or was cancelled: show why."""
+
+
+class JobRunner:
+    def __init__(
+        self,
+        *,
+        storage: Storage,
+        quotas: Quotas,
+        providers: list[VideoProvider],
+        clock: Clock,
+        session: aiohttp.ClientSession,
+        observer: JobObserver,
+        temp_dir: Path,
+        max_active: int,
+        timeout_s: float,
+        max_download_bytes: int,
+    ) -> None:
+        if not providers:
+            raise ValueError("at least one provider is needed")
+        self.storage = storage
+        self.quotas = quotas
+        self.providers = {p.name: p for p in providers}
+        self.provider_order = [p.name for p in providers]
+        self.clock = clock
+        self.session = session
+        self.observer = observer
+        self.temp_dir = temp_dir
+        self.max_active = max_active
+        self.timeout_s = timeout_s
+        self.max_download_bytes = max_download_bytes
+        self._queue: list[Job] = []
+        self._positions: dict[int, int] = {}
+        self._in_flight: set[int] = set()  # jobs holding a provider slot
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._task_jobs: dict[int, Job] = {}
+        self._cancelling: set[int] = set()
+        self._last_start: dict[int, float] = {}  # user id → monotonic time of their last started job
+        self._wake = asyncio.Event()
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._accepting = True
+
+    @property
+    def primary(self) -> VideoProvider:
+        return self.providers[self.provider_order[0]]
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Resume every unfinished job, then start dispatching."""
+        for job in await self.storage.jobs_in_states(
+            (JobState.QUEUED, JobState.SUBMITTING, JobState.RUNNING, JobState.DELIVERING)
+        ):
+            await self._resume(job)
+        self._dispatcher = asyncio.create_task(self._dispatch_loop(), name="reelbot-dispatcher")
+        self._wake.set()
+
+    async def stop(self) -> None:
+        """Stop taking and running jobs; every job keeps its stored state for the next start."""
+        self._accepting = False
+        tasks = [t for t in (self._dispatcher, *self._tasks.values()) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        self._dispatcher = None
+
+    @property
+    def alive(self) -> bool:
+        return self._dispatcher is not None and not self._dispatcher.done()
+
+    @property
+    def queue_length(self) -> int:
+        return len(self._queue)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
+
+    def enqueue(self, job: Job) -> int:
+        """Queue a stored job; returns its 1-based position."""
+        self._queue.append(job)
+        self._positions = self._queue_positions()
+        self._wake.set()
+        return self._positions.get(job.id, len(self._queue))
+
+    def position(self, job_id: int) -> int | None:
+        return self._positions.get(job_id)
+
+    async def _resume(self, job: Job) -> None:
+        if job.state is JobState.QUEUED:
+            self._queue.append(job)
+        elif job.state is JobState.SUBMITTING and not job.provider_job_id:
+            # The create request may or may not have reached the provider; resubmitting could charge twice.
+            await self._fail(job, ProviderError(
+                "interrupted during submission",
+                public_message="The bot restarted while sending this job, so it was not resubmitted "
+                "(that could charge twice). Your quota was refunded; please try again.",
+            ))  # fmt: skip
+        elif job.state in (JobState.SUBMITTING, JobState.RUNNING):
+            if job.state is JobState.SUBMITTING:
+                await self.storage.transition(job.id, (JobState.SUBMITTING,), JobState.RUNNING)
+            self._start_task(job, in_flight=True)
+        elif job.state is JobState.DELIVERING:
+            self._start_task(job, in_flight=False)
+        self._positions = self._queue_positions()
+
+    # --- dispatch ----------------------------------------------------------------------------------
+
+    async def _dispatch_loop(self) -> None:
+        while self._accepting:
+            await self._wake.wait()
+            self._wake.clear()
+            started = False
+            while self._queue and len(self._in_flight) < self.max_active:
+                job = self._queue.pop(self._next_index())
+                self._last_start[job.user_id] = self.clock.monotonic()
+                self._start_task(job, in_flight=True)
+                started = True
+            if started:
+                await self._announce_positions()
+
+    def _next_index(self) -> int:
+        """Round-robin by user: the queued job whose user has the fewest jobs in flight, then whose user
+        started a job least recently, then the oldest."""
+        running: dict[int, int] = {}
+        for job_id in self._in_flight:
+            task_job = self._task_jobs.get(job_id)
+            if task_job is not None:
+                running[task_job.user_id] = running.get(task_job.user_id, 0) + 1
+        best, best_key = 0, None
+        for index, job in enumerate(self._queue):
+            key = (running.get(job.user_id, 0), self._last_start.get(job.user_id, float("-inf")), job.id)
+            if best_key is None or key < best_key:
+                best, best_key = index, key
+        return best
+
+    def _queue_positions(self) -> dict[int, int]:
+        """Simulate the dispatcher's picks to number the waiting jobs."""
+        queue = list(self._queue)
+        last = dict(self._last_start)
+        running: dict[int, int] = {}
+        for job_id in self._in_flight:
+            task_job = self._task_jobs.get(job_id)
+            if task_job is not None:
+                running[task_job.user_id] = running.get(task_job.user_id, 0) + 1
+        order: dict[int, int] = {}
+        tick = self.clock.monotonic()
+        while queue:
+            index = min(
+                range(len(queue)),
+                key=lambda i: (running.get(queue[i].user_id, 0), last.get(queue[i].user_id, float("-inf")), queue[i].id),
+            )
+            job = queue.pop(index)
+            tick += 1e-6
+            last[job.user_id] = tick
+            order[job.id] = len(order) + 1
+        return order
+
+    async def _announce_positions(self) -> None:
+        old, self._positions = self._positions, self._queue_positions()
+        for job in self._queue:
+            position = self._positions.get(job.id)
+            if position != old.get(job.id):
+                await self._notify(job, JobProgress(JobState.QUEUED, position=position))
+
+    def _start_task(self, job: Job, *, in_flight: bool) -> None:
+        if in_flight:
+            self._in_flight.add(job.id)
+        self._task_jobs[job.id] = job
+        self._tasks[job.id] = asyncio.create_task(self._run(job), name=f"reelbot-job-{job.id}")
+
+    def _release_slot(self, job_id: int) -> None:
+        if job_id in self._in_flight:
+            self._in_flight.discard(job_id)
+            self._wake.set()
+
+    # --- one job -----------------------------------------------------------------------------------
+
+    async def _run(self, job: Job) -> None:
+        try:
+            if job.state is JobState.QUEUED:
+                job, status = await self._submit(job)
+            else:
+                status = None
+            if job.state is JobState.RUNNING:
+                status = await self._poll_until_done(job, status)
+                job = await self._enter_delivery(job, status)
+            self._release_slot(job.id)
+            if job.state is JobState.DELIVERING:
+                await self._deliver(job)
+        except asyncio.CancelledError:
+            if job.id in self._cancelling:
+                return  # cancel() finishes the bookkeeping
+            raise
+        except ReelbotError as error:
+            await self._fail(await self._fresh(job), error)
+        except Exception as error:  # a bug must end the job cleanly, not kill the runner
+            log.exception("job %s crashed", job.id, extra={"job_id": job.id})
+            await self._fail(await self._fresh(job), ReelbotError(f"internal error: {type(error).__name__}"))
+        finally:
+            self._release_slot(job.id)
+            self._tasks.pop(job.id, None)
+            self._task_jobs.pop(job.id, None)
+
+    async def _submit(self, job: Job) -> tuple[Job, ProviderStatus]:
+        """Send the create request once, falling over to the next provider only while none accepted it."""
+        last_error: ReelbotError | None = None
+        for name in self.provider_order:
+            provider = self.providers[name]
+            request = fit_request(job.request, provider)
+            if request is None:
+                continue
+            if not await self.storage.transition(
+                job.id, (JobState.QUEUED, JobState.SUBMITTING), JobState.SUBMITTING,
+                provider=name, started_at=self.clock.now(),
+            ):  # fmt: skip
+                raise asyncio.CancelledError  # cancelled while waiting
+            job = await self._fresh(job)
+            await self._notify(job, JobProgress(JobState.SUBMITTING, provider_state="sending to " + provider.display_name))
+            try:
+                status = await provider.submit(request)
+            except FALLBACK_ERRORS as error:
+                log.warning("provider %s unavailable before accepting job %s: %s", name, job.id, error,
+                            extra={"job_id": job.id, "provider": name})  # fmt: skip
+                last_error = error
+                continue
+            await self.storage.update_job(
+                job.id, provider_job_id=status.provider_job_id, video_url=_video_location(status)
+            )
+            if status.state is ProviderState.FAILED:
+                raise _failure(status)
+            target = JobState.DELIVERING if status.state is ProviderState.COMPLETED else JobState.RUNNING
+            await self.storage.transition(job.id, (JobState.SUBMITTING,), target)
+            log.info("job %s accepted by %s as %s", job.id, name, status.provider_job_id,
+                     extra={"job_id": job.id, "provider": name})  # fmt: skip
+            return await self._fresh(job), status
+        raise last_error or ProviderError("no provider can do this request")
+
+    async def _poll_until_done(self, job: Job, status: ProviderStatus | None) -> ProviderStatus:
+        provider = self.providers.get(job.provider or "")
+        if provider is None or not job.provider_job_id:
+            raise ProviderError(f"job {job.id} has no usable provider record")
+        deadline = job.created_at + timedelta(seconds=self.timeout_s)
+        durations = await self.storage.recent_durations(provider.name, job.request.model)
+        typical = statistics.median(durations) if durations else None
+        failures = 0
+        while status is None or not status.done:
+            wait = provider.poll_interval
+            if status is not None and status.poll_after:
+                wait = max(wait, status.poll_after)
+            if failures:
+                wait = min(60.0, provider.poll_interval * 2**failures)
+            remaining = (deadline - self.clock.now()).total_seconds()
+            if remaining <= 0:
+                raise JobTimeoutError(f"job {job.id} unfinished after {self.timeout_s:.0f}s")
+            await self.clock.sleep(min(wait, remaining))
+            if (deadline - self.clock.now()).total_seconds() <= 0:
+                raise JobTimeoutError(f"job {job.id} unfinished after {self.timeout_s:.0f}s")
+            try:
+                status = await provider.poll(job.provider_job_id)
+                failures = 0
+            except ProviderError as error:
+                if not error.retryable:
+                    raise
+                failures += 1
+                log.warning("poll of job %s failed (%s); backing off", job.id, error.code,
+                            extra={"job_id": job.id, "provider": provider.name})  # fmt: skip
+                continue
+            await self._notify(job, self._progress(job, status, typical))
+        if status.state is ProviderState.FAILED:
+            raise _failure(status)
+        return status
+
+    def _progress(self, job: Job, status: ProviderStatus, typical: float | None) -> JobProgress:
+        elapsed = (self.clock.now() - (job.started_at or job.created_at)).total_seconds()
+        fraction, eta = status.progress, None
+        if typical:
+            eta = max(0.0, typical - elapsed)
+            if fraction is None:
+                fraction = min(0.95, elapsed / typical)
+        return JobProgress(JobState.RUNNING, elapsed=elapsed, eta=eta, fraction=fraction,
+                           provider_state=status.raw_state or status.state.value)  # fmt: skip
+
+    async def _enter_delivery(self, job: Job, status: ProviderStatus) -> Job:
+        await self.storage.update_job(job.id, video_url=_video_location(status))
+        if not await self.storage.transition(job.id, (JobState.RUNNING,), JobState.DELIVERING):
+            raise asyncio.CancelledError
+        return await self._fresh(job)
+
+    async def _deliver(self, job: Job) -> None:
+        existing = await self.observer.find_delivery(job)
+        if existing is not None:  # posted before a restart: record it, never post twice
+            await self._complete(job, existing)
+            return
+        location = job.video_url
+        if not location:
+            raise MediaError("the provider reported success without a video")
+        limit = await self.observer.upload_limit(job)
+        url: str | None = None
+        size: int | None = None
+        if location.startswith(FILE_SCHEME):  # a sync provider already handed us the bytes
+            path: Path | None = Path(location[len(FILE_SCHEME) :])
+            temp = path
+            try:
+                size = await media.file_size(path)
+            except OSError:
+                raise MediaError("the finished clip was lost in a restart") from None
+        else:
+            url = location
+            path = temp = media.new_temp_path(self.temp_dir)
+        try:
+            if url is not None:
+                try:
+                    size = await media.download(self.session, url, temp, max_bytes=min(limit, self.max_download_bytes))
+                except media.MediaTooLargeError:
+                    path = None  # over the upload limit: post the link instead of the file
+            if path is not None and size is not None and size > limit:
+                if url is None:
+                    raise MediaError(
+                        f"clip of {size} bytes is over this channel's upload limit and the provider gave no link"
+                    )
+                path = None
+            message_id = await self.observer.deliver(job, path, url, size)
+            await self._complete(job, message_id)
+        finally:
+            await media.remove_quietly(temp)
+
+    async def _complete(self, job: Job, message_id: int) -> None:
+        await self.storage.transition(
+            job.id, (JobState.DELIVERING,), JobState.COMPLETED,
+            result_message_id=message_id, finished_at=self.clock.now(),
+        )  # fmt: skip
+        log.info("job %s delivered", job.id, extra={"job_id": job.id, "user_id": job.user_id})
+
+    async def _fail(self, job: Job, error: ReelbotError) -> None:
+        moved = await self.storage.transition(
+            job.id, (JobState.QUEUED, JobState.SUBMITTING, JobState.RUNNING, JobState.DELIVERING),
+            JobState.FAILED, failure_reason=error.public_message[:500], finished_at=self.clock.now(),
+        )  # fmt: skip
+        if not moved:
+            return
+        if error.refund:
+            await self.storage.refund(job.id)
+        level = logging.ERROR if error.code in ("provider_auth", "provider_credits") else logging.WARNING
+        log.log(level, "job %s failed: %s", job.id, error, extra={"job_id": job.id, "provider": job.provider})
+        await self.observer.job_ended(await self._fresh(job), error)
+
+    async def cancel(self, job_id: int) -> Job | None:
+        """Cancel a job that has not been delivered; refunds. Returns the cancelled job, or None if too late."""
+        job = await self.storage.get_job(job_id)
+        if job is None or job.state not in (JobState.QUEUED, JobState.SUBMITTING, JobState.RUNNING):
+            return None
+        self._cancelling.add(job_id)
+        try:
+            if not await self.storage.transition(
+                job_id, (JobState.QUEUED, JobState.SUBMITTING, JobState.RUNNING), JobState.CANCELLED,
+                finished_at=self.clock.now(),
+            ):  # fmt: skip
+                return None
+            task = self._tasks.get(job_id)
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            self._queue = [queued for queued in self._queue if queued.id != job_id]
+            self._release_slot(job_id)
+            provider = self.providers.get(job.provider or "")
+            if provider is not None and job.provider_job_id:
+                try:
+                    await provider.cancel(job.provider_job_id)
+                except ReelbotError as error:
+                    log.warning("could not cancel job %s at %s: %s", job_id, provider.name, error)
+            await self.storage.refund(job_id)
+            cancelled = await self.storage.get_job(job_id)
+            await self._announce_positions()
+            return cancelled
+        finally:
+            self._cancelling.discard(job_id)
+
+    async def _fresh(self, job: Job) -> Job:
+        return await self.storage.get_job(job.id) or job
+
+    async def _notify(self, job: Job, progress: JobProgress) -> None:
+        try:
+            await self.observer.job_changed(job, progress)
+        except Exception:  # a status edit must never sink the job
+            log.exception("status update for job %s failed", job.id)
+
+
+def fit_request(request: VideoRequest, provider: VideoProvider) -> VideoRequest | None:
+    """The request as `provider` can run it (its default model when ours is foreign), or None if it can't."""
+    caps = provider.capabilities
+    if request.model not in caps.models:
+        request = request.with_model(caps.default_model)
+    return None if caps.problems(request) else request
+
+
+def _video_location(status: ProviderStatus) -> str | None:
+    if status.video_file is not None:
+        return FILE_SCHEME + str(status.video_file)
+    return status.video_url
+
+
+def _failure(status: ProviderStatus) -> GenerationFailedError:
+    return GenerationFailedError(status.failure_reason or "", user_fault=status.user_fault)
