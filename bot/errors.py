@@ -134,3 +134,10 @@ def is_moderation_reason(reason: str | None) -> bool:
     """Luma's wording varies in the field, so classify by substring (protocols.md §A.6)."""
     text = (reason or "").lower()
     return any(marker in text for marker in MODERATION_MARKERS)
+
+
+class DeliveryError(ReelbotError):
+    """The clip was ready but Discord would not take it (permissions, size, a deleted channel)."""
+
+    code = "delivery"
+    public_message = "The video was ready but could not be posted here. Your quota was refunded."

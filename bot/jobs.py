@@ -23,6 +23,7 @@ from bot.clock import Clock
 from bot.domain import Job, JobState, ProviderState, ProviderStatus, VideoRequest
 from bot.errors import (
     GenerationFailedError,
+    InvalidRequestError,
     JobTimeoutError,
     MediaError,
     ProviderCreditsError,
@@ -31,7 +32,7 @@ from bot.errors import (
     ProviderUnavailableError,
     ReelbotError,
 )
-from bot.providers.base import VideoProvider
+from bot.providers.base import VideoProvider, check_request
 from bot.quotas import Quotas
 from bot.storage import Storage
 
@@ -155,6 +156,23 @@ class JobRunner:
         self._positions = self._queue_positions()
         self._wake.set()
         return self._positions.get(job.id, len(self._queue))
+
+    def validate(self, request: VideoRequest) -> None:
+        """Raise InvalidRequestError naming what is possible unless some configured provider can do it."""
+        if any(fit_request(request, provider) is not None for provider in self.providers.values()):
+            return
+        owner = next(
+            (p for p in self.providers.values() if request.model in p.capabilities.models), self.primary
+        )
+        check_request(owner.capabilities, owner.display_name, request)
+        raise InvalidRequestError("no provider can do this", public_message="No configured provider can do that.")
+
+    def models(self) -> list[str]:
+        """Every model the configured providers offer, primary's first."""
+        seen: list[str] = []
+        for provider in self.providers.values():
+            seen += [m for m in provider.capabilities.models if m not in seen]
+        return seen
 
     def position(self, job_id: int) -> int | None:
         return self._positions.get(job_id)
@@ -418,6 +436,12 @@ class JobRunner:
         log.log(level, "job %s failed: %s", job.id, error, extra={"job_id": job.id, "provider": job.provider})
         await self.observer.job_ended(await self._fresh(job), error)
 
+    async def abandon(self, job_id: int, reason: str) -> None:
+        """Fail and refund a job that never got going (its status message could not be posted)."""
+        if await self.storage.transition(job_id, (JobState.QUEUED,), JobState.FAILED,
+                                         failure_reason=reason, finished_at=self.clock.now()):  # fmt: skip
+            await self.storage.refund(job_id)
+
     async def cancel(self, job_id: int) -> Job | None:
         """Cancel a job that has not been delivered; refunds. Returns the cancelled job, or None if too late."""
         job = await self.storage.get_job(job_id)
@@ -461,10 +485,10 @@ class JobRunner:
 
 
 def fit_request(request: VideoRequest, provider: VideoProvider) -> VideoRequest | None:
-    """The request as `provider` can run it (its default model when ours is foreign), or None if it can't."""
+    """`request` if `provider` can run it as asked, else None. A model the user chose is never swapped."""
     caps = provider.capabilities
-    if request.model not in caps.models:
-        request = request.with_model(caps.default_model)
+    if request.model is not None and request.model not in caps.models:
+        return None
     return None if caps.problems(request) else request
 
 

@@ -1,0 +1,119 @@
+"""The composition root: build the bot, its resources and its job runner from a settings mapping."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import aiohttp
+import discord
+from discord.ext import commands
+
+from bot.clock import SystemClock
+from bot.config import Settings, load_settings
+from bot.jobs import JobRunner
+from bot.providers import ProviderContext, build_providers
+from bot.quotas import Quotas
+from bot.storage import Storage
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("cogs.errors", "cogs.video", "cogs.quota")
+
+
+def discord_clock() -> SystemClock:
+    """Time that an offline simulator can drive: discord.utils.utcnow and time.monotonic, looked up
+    on every call so a patched clock is seen."""
+    return SystemClock(now=lambda: discord.utils.utcnow(), monotonic=lambda: time.monotonic())
+
+
+class ReelBot(commands.Bot):
+    def __init__(self, settings: Settings) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = True  # channels, roles and boost tier (upload limits) from the cache
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            help_command=None,
+            allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True),
+        )
+        self.settings = settings
+        self.clock = discord_clock()
+        self.http_session: aiohttp.ClientSession | None = None
+        self.storage: Storage | None = None
+        self.quotas: Quotas | None = None
+        self.runner: JobRunner | None = None
+        self._runner_started = False
+
+    async def setup_hook(self) -> None:
+        settings = self.settings
+        data_dir = Path(settings.data_dir)
+        temp_dir = data_dir / "tmp"
+        temp_dir.mkdir(parents=True, exist_ok=True)
+        self.http_session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=60, connect=10),
+            headers={"User-Agent": "reelbot/0.1 (+discord bot)"},
+        )
+        path = settings.sqlite_path
+        if path is None:
+            raise RuntimeError("only SQLite databases are supported by this build")
+        self.storage = Storage(path)
+        await self.storage.open()
+        self.quotas = Quotas(
+            self.storage, self.clock, daily=settings.quota_daily, concurrent=settings.quota_concurrent
+        )
+        context = ProviderContext(
+            session=self.http_session,
+            clock=self.clock,
+            temp_dir=temp_dir,
+            max_download_bytes=settings.max_download_bytes,
+        )
+        providers = build_providers(settings, context)
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        observer = self.get_cog("Video").observer  # type: ignore[union-attr]
+        self.runner = JobRunner(
+            storage=self.storage,
+            quotas=self.quotas,
+            providers=providers,
+            clock=self.clock,
+            session=self.http_session,
+            observer=observer,
+            temp_dir=temp_dir,
+            max_active=settings.max_active_jobs,
+            timeout_s=settings.job_timeout_s,
+            max_download_bytes=settings.max_download_bytes,
+        )
+        await self.sync_commands()
+        log.info("providers: %s", ", ".join(p.name for p in providers))
+
+    async def sync_commands(self) -> None:
+        if self.settings.dev_guild_id:
+            guild = discord.Object(id=self.settings.dev_guild_id)
+            self.tree.copy_global_to(guild=guild)
+            await self.tree.sync(guild=guild)
+        else:
+            await self.tree.sync()
+
+    async def on_ready(self) -> None:
+        # on_ready fires again after reconnects; unfinished jobs are resumed once per process.
+        if self.runner is not None and not self._runner_started:
+            self._runner_started = True
+            await self.runner.start()
+            log.info("ready as %s; job runner started", self.user)
+
+    async def close(self) -> None:
+        if self.runner is not None:
+            await self.runner.stop()
+        if self.storage is not None:
+            await self.storage.close()
+        if self.http_session is not None:
+            await self.http_session.close()
+        await super().close()
+
+
+def create_bot(env: Mapping[str, str]) -> ReelBot:
+    """An unstarted bot built from `env` alone (never os.environ). Raises ConfigError on bad config."""
+    return ReelBot(load_settings(env))

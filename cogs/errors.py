@@ -1,0 +1,46 @@
+"""One reporter for app-command errors: domain errors become ephemeral replies; bugs are logged and
+answered politely without internals."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.errors import ReelbotError
+
+log = logging.getLogger(__name__)
+
+GENERIC = "Something went wrong on our side. Nothing was charged; please try again."
+
+
+async def reply(interaction: discord.Interaction, text: str) -> None:
+    """Answer ephemerally by whichever route is still open (response, follow-up), or give up quietly."""
+    if interaction.is_expired():
+        return
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=True)
+        else:
+            await interaction.response.send_message(text, ephemeral=True)
+    except discord.HTTPException as error:
+        log.info("could not report an error to the user: HTTP %s", error.status)
+
+
+async def on_app_command_error(interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+    original = getattr(error, "original", error)
+    if isinstance(original, ReelbotError):
+        await reply(interaction, original.public_message)
+        return
+    if isinstance(error, app_commands.CheckFailure):
+        await reply(interaction, str(error) or "You can't use this command here.")
+        return
+    command = interaction.command.qualified_name if interaction.command else "?"
+    log.error("command /%s failed", command, exc_info=original)
+    await reply(interaction, GENERIC)
+
+
+async def setup(bot: commands.Bot) -> None:
+    bot.tree.on_error = on_app_command_error  # type: ignore[method-assign]

@@ -1,0 +1,177 @@
+"""/video: validate, reserve quota, post the status message, queue the job; and the Cancel button."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.client import ReelBot
+from bot.domain import Job, JobState, VideoRequest
+from bot.errors import InvalidRequestError
+from bot.jobs import JobProgress
+from cogs import _render
+from cogs._delivery import DiscordObserver
+from cogs._views import DYNAMIC_ITEMS, may_manage, status_view
+
+log = logging.getLogger(__name__)
+
+PROMPT_MIN, PROMPT_MAX = 3, 5000
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp")
+IMAGE_MAX_BYTES = 10 * 1024 * 1024
+ASPECT_RATIOS = ("16:9", "1:1", "9:16", "4:3", "3:4", "21:9", "9:21")
+RESOLUTIONS = ("540p", "720p", "1080p", "4k")
+DURATIONS = ("5s", "9s", "10s")
+FALLBACK_CONCEPTS = ("static", "push_in", "pull_out", "orbit_left", "orbit_right", "pan_left", "pan_right",
+                     "zoom_in", "zoom_out", "crane_up", "crane_down", "handheld", "aerial_drone", "dolly_zoom")  # fmt: skip
+
+
+def _choices(values: tuple[str, ...]) -> list[app_commands.Choice[str]]:
+    return [app_commands.Choice(name=v, value=v) for v in values]
+
+
+def check_image(attachment: discord.Attachment | None, which: str) -> str | None:
+    if attachment is None:
+        return None
+    kind = (attachment.content_type or "").split(";")[0].strip().lower()
+    if kind not in IMAGE_TYPES:
+        raise InvalidRequestError(
+            f"{which}: {kind or 'unknown type'}",
+            public_message=f"The {which} must be a PNG, JPEG or WebP image (got {kind or 'an unknown type'}). "
+            "Nothing was charged.",
+        )
+    if attachment.size > IMAGE_MAX_BYTES:
+        raise InvalidRequestError(
+            f"{which} too large",
+            public_message=f"The {which} is {attachment.size // 1024 // 1024} MB; the limit is 10 MB. Nothing was charged.",
+        )
+    return attachment.url  # passed on at once: Discord CDN links expire
+
+
+def check_prompt(prompt: str) -> str:
+    prompt = prompt.strip()
+    if not PROMPT_MIN <= len(prompt) <= PROMPT_MAX:
+        raise InvalidRequestError(
+            "prompt length",
+            public_message=f"The prompt must be {PROMPT_MIN} to {PROMPT_MAX} characters (yours has {len(prompt)}). "
+            "Nothing was charged.",
+        )
+    return prompt
+
+
+class Video(commands.Cog):
+    def __init__(self, bot: ReelBot) -> None:
+        self.bot = bot
+        self.observer = DiscordObserver(bot)
+
+    @app_commands.command(name="video", description="Generate a video from a text prompt")
+    @app_commands.guild_only()
+    @app_commands.describe(
+        prompt="What should happen in the video (3 to 5000 characters)",
+        aspect_ratio="Frame shape (default 16:9)",
+        loop="Make the clip loop seamlessly",
+        resolution="Output resolution (default 720p)",
+        duration="Clip length (default 5s)",
+        model="Which model to use (default: the provider's best)",
+        camera="A camera move, e.g. orbit_left or push_in",
+        start_image="Optional first frame (PNG, JPEG or WebP)",
+        end_image="Optional last frame (PNG, JPEG or WebP)",
+        enhance="Let the provider expand the prompt where it can",
+    )
+    @app_commands.choices(aspect_ratio=_choices(ASPECT_RATIOS), resolution=_choices(RESOLUTIONS),
+                          duration=_choices(DURATIONS))  # fmt: skip
+    async def video(
+        self,
+        interaction: discord.Interaction,
+        prompt: app_commands.Range[str, 1, 6000],
+        aspect_ratio: str = "16:9",
+        loop: bool = False,
+        resolution: str = "720p",
+        duration: str = "5s",
+        model: str | None = None,
+        camera: str | None = None,
+        start_image: discord.Attachment | None = None,
+        end_image: discord.Attachment | None = None,
+        enhance: bool = False,
+    ) -> None:
+        request = VideoRequest(
+            prompt=check_prompt(prompt), aspect_ratio=aspect_ratio, loop=loop, resolution=resolution,
+            duration=duration, model=model or None, camera=(camera or "").strip() or None,
+            start_image_url=check_image(start_image, "start image"), end_image_url=check_image(end_image, "end image"),
+            enhance=enhance,
+        )  # fmt: skip
+        await self.start_job(interaction, request)
+
+    async def start_job(
+        self, interaction: discord.Interaction, request: VideoRequest, *, parent: Job | None = None, kind: str | None = None
+    ) -> Job:
+        """Validate, reserve (the stored job is the reservation), post the status message, queue."""
+        runner = self.bot.runner
+        assert runner is not None and self.bot.quotas is not None
+        runner.validate(request)
+        roles = tuple(role.id for role in getattr(interaction.user, "roles", ()))
+        job = await self.bot.quotas.reserve(
+            guild_id=interaction.guild_id or 0, channel_id=interaction.channel_id or 0, user_id=interaction.user.id,
+            request=request, role_ids=roles, parent_job_id=parent.id if parent else None, parent_kind=kind,
+        )  # fmt: skip
+        try:
+            progress = JobProgress(JobState.QUEUED, position=runner.queue_length + 1)
+            embed = _render.status_embed(job, progress, runner.primary.display_name)
+            response = await interaction.response.send_message(embed=embed, view=status_view(job.id))
+        except discord.HTTPException:
+            await runner.abandon(job.id, "the status message could not be posted")
+            raise
+        message_id = response.message_id or (await interaction.original_response()).id
+        await self.bot.storage.update_job(job.id, status_message_id=message_id)  # type: ignore[union-attr]
+        self.observer.track(job.id, interaction)
+        job = await self.bot.storage.get_job(job.id) or job  # type: ignore[union-attr]
+        runner.enqueue(job)
+        return job
+
+    @video.autocomplete("model")
+    async def model_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        models = self.bot.runner.models() if self.bot.runner else []
+        return [app_commands.Choice(name=m, value=m) for m in models if current.lower() in m.lower()][:25]
+
+    @video.autocomplete("camera")
+    async def camera_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        concepts = await self.concepts()
+        return [app_commands.Choice(name=c, value=c) for c in concepts if current.lower() in c.lower()][:25]
+
+    async def concepts(self) -> list[str]:
+        provider = self.bot.runner.primary if self.bot.runner else None
+        fetch = getattr(provider, "fetch_concepts", None)
+        if fetch is not None:
+            try:
+                return list(await fetch())
+            except Exception:
+                log.warning("concept list unavailable; using the built-in list")
+        return list(FALLBACK_CONCEPTS)
+
+    async def cancel_from_button(self, interaction: discord.Interaction, job_id: int) -> None:
+        job = await self.bot.storage.get_job(job_id)  # type: ignore[union-attr]
+        if job is None:
+            await interaction.response.send_message("That job no longer exists.", ephemeral=True)
+            return
+        if not may_manage(interaction, job.user_id):
+            await interaction.response.send_message(
+                "Only the person who started this video (or a server admin) can cancel it.", ephemeral=True
+            )
+            return
+        await interaction.response.defer()
+        cancelled = await self.bot.runner.cancel(job_id)  # type: ignore[union-attr]
+        if cancelled is None:
+            await interaction.followup.send("Too late to cancel: this job has already finished.", ephemeral=True)
+            return
+        self.observer.forget(job_id)
+        who = "you" if interaction.user.id == job.user_id else interaction.user.mention
+        text = f"Cancelled by {who}. The quota was refunded."
+        embed = _render.ended_embed(cancelled, text, self.observer.provider_name(cancelled))
+        await interaction.edit_original_response(embed=embed, view=None)
+
+
+async def setup(bot: commands.Bot) -> None:
+    bot.add_dynamic_items(*DYNAMIC_ITEMS)
+    await bot.add_cog(Video(bot))  # type: ignore[arg-type]
