@@ -1,0 +1,224 @@
+"""Luma Dream Machine (dream-machine/v1): create, poll, delete, credits (docs/protocols.md §A)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+
+from bot.clock import Clock
+from bot.config import ProviderConfig
+from bot.domain import ProviderState, ProviderStatus, VideoRequest
+from bot.errors import (
+    ConfigError,
+    InvalidRequestError,
+    ProviderError,
+    ProviderProtocolError,
+    ProviderRejectedError,
+    is_moderation_reason,
+)
+from bot.providers import ProviderContext
+from bot.providers.base import ALL_ASPECT_RATIOS, Capabilities
+from bot.providers.http import HttpTransport
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.lumalabs.ai/dream-machine/v1"
+API_TIMEOUT = aiohttp.ClientTimeout(total=60, connect=5)
+CONCEPTS_TIMEOUT = aiohttp.ClientTimeout(total=10, connect=5)
+CONCEPTS_RETRY_AFTER_FAILURE = 600.0  # seconds the fallback list is used before asking Luma again
+
+# protocols.md §A.3: published with Ray 2 (third-party); used when /generations/concepts/list fails
+FALLBACK_CONCEPTS = (
+    "truck_left", "pan_right", "pedestal_down", "low_angle", "pedestal_up", "selfie", "pan_left",
+    "roll_right", "zoom_in", "over_the_shoulder", "orbit_right", "orbit_left", "static", "tiny_planet",
+    "high_angle", "bolt_cam", "dolly_zoom", "overhead", "zoom_out", "handheld", "roll_left", "pov",
+    "aerial_drone", "push_in", "crane_down", "truck_right", "tilt_down", "elevator_doors", "tilt_up",
+    "ground_level", "pull_out", "aerial", "crane_up", "eye_level",
+)  # fmt: skip
+
+CAPABILITIES = Capabilities(
+    models=("ray-2", "ray-flash-2"),
+    default_model="ray-2",
+    aspect_ratios=ALL_ASPECT_RATIOS,
+    resolutions=("540p", "720p", "1080p", "4k"),
+    durations=("5s", "9s"),
+    loop=True,
+    start_image=True,
+    end_image=True,
+    extend=True,
+    enhance=False,
+    cancel=True,
+    concepts=True,
+)
+
+# Luma's states (plus the synonyms its gateways use) → ours
+STATES = {
+    "queued": ProviderState.QUEUED,
+    "pending": ProviderState.QUEUED,
+    "dreaming": ProviderState.RUNNING,
+    "processing": ProviderState.RUNNING,
+    "completed": ProviderState.COMPLETED,
+    "failed": ProviderState.FAILED,
+}
+
+
+def concept_key(camera: str) -> str:
+    """'Pan left' → 'pan_left', the shape of Luma's concept keys."""
+    return "_".join(camera.strip().lower().replace("-", " ").split())
+
+
+class LumaProvider:
+    name = "luma"
+    display_name = "Luma Dream Machine"
+    capabilities = CAPABILITIES
+    poll_interval = 3.0
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        api_key: str,
+        clock: Clock,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: aiohttp.ClientTimeout | None = None,
+        retries: int = 4,
+    ) -> None:
+        headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
+        self._clock = clock
+        self._http = HttpTransport(
+            session, provider=self.name, base_url=base_url, headers=headers, clock=clock,
+            timeout=timeout or API_TIMEOUT, retries=retries,
+        )  # fmt: skip
+        # concepts are a nicety: ask once, quickly, and fall back rather than delay a submit
+        self._concepts_http = HttpTransport(
+            session, provider=self.name, base_url=base_url, headers=headers, clock=clock,
+            timeout=timeout or CONCEPTS_TIMEOUT, retries=1, rate_limit_patience=5.0,
+        )  # fmt: skip
+        self._concepts: list[str] | None = None
+        self._concepts_expire: float | None = None  # set while the fallback list stands in
+        self._concepts_lock = asyncio.Lock()
+
+    async def fetch_concepts(self) -> list[str]:
+        """Luma's concept keys, fetched once and cached; the built-in list when the call fails."""
+        async with self._concepts_lock:
+            expired = self._concepts_expire is not None and self._clock.monotonic() >= self._concepts_expire
+            if self._concepts is None or expired:
+                try:
+                    data = await self._concepts_http.request_json("GET", "/generations/concepts/list")
+                    if not isinstance(data, list) or not all(isinstance(k, str) for k in data):
+                        raise ProviderProtocolError("luma: concepts list is not a list of strings")
+                    self._concepts, self._concepts_expire = list(data), None
+                except ProviderError as error:
+                    log.warning("luma: concepts list unavailable (%s); using the built-in list", error.code)
+                    self._concepts = list(FALLBACK_CONCEPTS)
+                    self._concepts_expire = self._clock.monotonic() + CONCEPTS_RETRY_AFTER_FAILURE
+            return list(self._concepts)
+
+    async def build_body(self, request: VideoRequest) -> dict[str, Any]:
+        """The JSON for POST /generations/video."""
+        if request.extend_of and request.start_image_url:
+            raise InvalidRequestError(
+                "extend with a start image", public_message="An extension can't also have a start image."
+            )
+        prompt = request.prompt.strip()
+        body: dict[str, Any] = {
+            "generation_type": "video",
+            "model": request.model or self.capabilities.default_model,
+            "aspect_ratio": request.aspect_ratio,
+            "loop": request.loop,
+            "resolution": request.resolution,
+            "duration": request.duration,
+        }
+        keyframes: dict[str, Any] = {}
+        if request.extend_of:
+            keyframes["frame0"] = {"type": "generation", "id": request.extend_of}
+        elif request.start_image_url:
+            keyframes["frame0"] = {"type": "image", "url": request.start_image_url}
+        if request.end_image_url:
+            keyframes["frame1"] = {"type": "image", "url": request.end_image_url}
+        if keyframes:
+            body["keyframes"] = keyframes
+        if request.camera:
+            key = concept_key(request.camera)
+            if key in await self.fetch_concepts():
+                body["concepts"] = [{"key": key}]
+            else:
+                prompt = f"{prompt}, camera: {request.camera}" if prompt else f"camera: {request.camera}"
+        if prompt:
+            body["prompt"] = prompt
+        return body
+
+    async def submit(self, request: VideoRequest) -> ProviderStatus:
+        body = await self.build_body(request)
+        data = await self._http.request_json("POST", "/generations/video", json_body=body, idempotent=False)
+        return self._status(data)
+
+    async def poll(self, provider_job_id: str) -> ProviderStatus:
+        try:
+            data = await self._http.request_json("GET", f"/generations/{quote(provider_job_id, safe='')}")
+        except ProviderRejectedError as error:
+            if error.status != 404:
+                raise
+            return ProviderStatus(
+                ProviderState.FAILED, provider_job_id, failure_reason="generation no longer exists at Luma"
+            )
+        return self._status(data)
+
+    async def cancel(self, provider_job_id: str) -> None:
+        try:
+            await self._http.request_json("DELETE", f"/generations/{quote(provider_job_id, safe='')}")
+        except ProviderRejectedError as error:
+            if error.status != 404:
+                raise
+
+    async def fetch_credits(self) -> str | None:
+        data = await self._http.request_json("GET", "/credits")
+        cents = data.get("credit_balance") if isinstance(data, dict) else None
+        if isinstance(cents, bool) or not isinstance(cents, int | float):
+            raise ProviderProtocolError("luma: /credits has no numeric credit_balance", provider=self.name)
+        shown = int(cents) if float(cents).is_integer() else round(cents, 2)
+        return f"${cents / 100:,.2f} ({shown} credits)"
+
+    def _status(self, data: Any) -> ProviderStatus:
+        """A Generation object → ProviderStatus; anything unreadable → ProviderProtocolError."""
+        if not isinstance(data, dict):
+            raise ProviderProtocolError("luma: generation is not a JSON object", provider=self.name)
+        job_id, raw_state = data.get("id"), data.get("state")
+        if not isinstance(job_id, str) or not job_id or not isinstance(raw_state, str) or raw_state not in STATES:
+            raise ProviderProtocolError(
+                f"luma: generation without a usable id/state (state={str(raw_state)[:40]!r})", provider=self.name
+            )
+        state = STATES[raw_state]
+        extra: dict[str, str] = {}
+        # contradiction #4: old responses say `version`/`type` where new ones say `model`/`generation_type`
+        for key, name in (("model", "model"), ("version", "model"), ("generation_type", "type"), ("type", "type")):
+            if isinstance(data.get(key), str):
+                extra.setdefault(name, data[key])
+        assets = data.get("assets") if isinstance(data.get("assets"), dict) else {}
+        if isinstance(assets.get("image"), str):
+            extra["thumbnail_url"] = assets["image"]
+        if state is ProviderState.COMPLETED:
+            video = assets.get("video")
+            if not isinstance(video, str) or not video.startswith(("http://", "https://")):
+                raise ProviderProtocolError("luma: completed generation has no assets.video", provider=self.name)
+            return ProviderStatus(state, job_id, video_url=video, raw_state=raw_state, extra=extra)
+        if state is ProviderState.FAILED:
+            reason = data.get("failure_reason")
+            reason = reason if isinstance(reason, str) and reason else None
+            return ProviderStatus(
+                state, job_id, failure_reason=reason, user_fault=is_moderation_reason(reason),
+                raw_state=raw_state, extra=extra,
+            )  # fmt: skip
+        return ProviderStatus(state, job_id, raw_state=raw_state, extra=extra)
+
+
+def create(config: ProviderConfig, context: ProviderContext) -> LumaProvider:
+    if not config.api_key:
+        raise ConfigError(["luma is enabled but LUMAAI_API_KEY is not set"])
+    return LumaProvider(
+        context.session, api_key=config.api_key.get(), clock=context.clock, base_url=config.base_url or DEFAULT_BASE_URL
+    )
