@@ -4,6 +4,7 @@ quota-relevant change is one atomic statement."""
 from __future__ import annotations
 
 import json
+import re
 import logging
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -107,10 +108,8 @@ class Storage:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._db = await aiosqlite.connect(self.path, isolation_level=None)
         self._db.row_factory = aiosqlite.Row
-        await self._db.execute("PRAGMA journal_mode=WAL")
-        await self._db.execute("PRAGMA synchronous=NORMAL")
-        await self._db.execute("PRAGMA busy_timeout=5000")
-        await self._db.execute("PRAGMA foreign_keys=ON")
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=5000", "foreign_keys=ON"):
+            await self._run(f"PRAGMA {pragma}")
         await self.migrate()
 
     async def close(self) -> None:
@@ -120,19 +119,18 @@ class Storage:
 
     async def migrate(self) -> int:
         """Apply every migration newer than the database's version; returns the new version."""
-        db = self.db
-        version = (await (await db.execute("PRAGMA user_version")).fetchone())[0]
+        version = (await self._one("PRAGMA user_version"))[0]
         for number, script in migration_scripts():
             if number <= version:
                 continue
-            await db.execute("BEGIN IMMEDIATE")
+            await self._run("BEGIN IMMEDIATE")
             try:
                 for statement in _split_sql(script):
-                    await db.execute(statement)
-                await db.execute(f"PRAGMA user_version = {int(number)}")
-                await db.execute("COMMIT")
+                    await self._run(statement)
+                await self._run(f"PRAGMA user_version = {int(number)}")
+                await self._run("COMMIT")
             except BaseException:
-                await db.execute("ROLLBACK")
+                await self._run("ROLLBACK")
                 raise
             log.info("database migrated to version %d", number)
             version = number
@@ -140,7 +138,7 @@ class Storage:
 
     async def writable(self) -> bool:
         try:
-            await self.db.execute("CREATE TEMP TABLE IF NOT EXISTS _probe (x)")
+            await self._run("CREATE TEMP TABLE IF NOT EXISTS _probe (x)")
             return True
         except Exception:
             return False
@@ -164,7 +162,7 @@ class Storage:
     ) -> Job | None:
         """Insert a queued job only if the user stays within both limits: one atomic statement, so two
         commands at the same instant cannot both take the last slot. None when a limit is reached."""
-        cursor = await self.db.execute(
+        async with self.db.execute(
             f"""
             INSERT INTO jobs (guild_id, channel_id, user_id, request, state, cost, day, created_at,
                               parent_job_id, parent_kind)
@@ -181,9 +179,8 @@ class Storage:
                 guild_id, user_id, day, cost, daily_limit,
                 guild_id, user_id, *ACTIVE_STATES, concurrent_limit,
             ),
-        )  # fmt: skip
-        row = await cursor.fetchone()
-        await cursor.close()
+        ) as cursor:  # fmt: skip
+            row = await cursor.fetchone()
         return _job(row) if row else None
 
     async def usage(self, guild_id: int, user_id: int, day: str) -> tuple[int, int]:
@@ -199,8 +196,7 @@ class Storage:
 
     async def refund(self, job_id: int) -> bool:
         """Give the job's quota back; true only the first time (a refund never happens twice)."""
-        cursor = await self.db.execute("UPDATE jobs SET cost = 0 WHERE id = ? AND cost > 0", (job_id,))
-        return cursor.rowcount == 1
+        return await self._run("UPDATE jobs SET cost = 0 WHERE id = ? AND cost > 0", (job_id,)) == 1
 
     async def get_job(self, job_id: int) -> Job | None:
         row = await self._one(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
@@ -229,16 +225,16 @@ class Storage:
     async def transition(self, job_id: int, from_states: tuple[JobState, ...], to: JobState, **fields: Any) -> bool:
         """Compare-and-set: move the job to `to` only if it is in one of `from_states`."""
         assignments, values = _assignments(fields)
-        cursor = await self.db.execute(
+        changed = await self._run(
             f"UPDATE jobs SET state = ?{assignments} WHERE id = ? AND state IN ({_marks(from_states)})",
             (to.value, *values, job_id, *(s.value for s in from_states)),
         )
-        return cursor.rowcount == 1
+        return changed == 1
 
     async def update_job(self, job_id: int, **fields: Any) -> None:
         assignments, values = _assignments(fields)
         if assignments:
-            await self.db.execute(f"UPDATE jobs SET {assignments[2:]} WHERE id = ?", (*values, job_id))
+            await self._run(f"UPDATE jobs SET {assignments[2:]} WHERE id = ?", (*values, job_id))
 
     async def recent_durations(self, provider: str, model: str | None, limit: int = 20) -> list[float]:
         """Seconds from start to finish of recent successful jobs (for an honest ETA)."""
@@ -252,6 +248,11 @@ class Storage:
         return [float(r[0]) for r in rows if r[0] is not None and r[0] >= 0]
 
     # --- helpers --------------------------------------------------------------------------------
+
+    async def _run(self, sql: str, params: tuple | list = ()) -> int:
+        """Execute one statement and close its cursor; returns the affected row count."""
+        async with self.db.execute(sql, params) as cursor:
+            return cursor.rowcount
 
     async def _one(self, sql: str, params: tuple = ()) -> aiosqlite.Row | None:
         async with self.db.execute(sql, params) as cursor:
@@ -277,5 +278,6 @@ def _assignments(fields: dict[str, Any]) -> tuple[str, list[Any]]:
 
 
 def _split_sql(script: str) -> list[str]:
-    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+    """Statements of a migration file (comments dropped; migrations hold no `--` or `;` in literals)."""
+    text = re.sub(r"--[^\n]*", "", script)
+    return [s.strip() for s in text.split(";") if s.strip()]

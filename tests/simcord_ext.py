@@ -1,0 +1,72 @@
+"""One small extension of simcord 3.2.1's settlement: a bot task waiting on an asyncio primitive
+(Queue.get, Event.wait, Lock/Semaphore acquire, Condition.wait) counts as parked.
+
+Only another task can wake such a wait, and settling still waits for everything runnable or doing
+real I/O, so treating it as parked is sound. Without it every `slash`/`advance_time` times out on
+an ordinary job runner. Re-check this when simcord is upgraded (testing.md, "Pitfalls").
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import PurePath
+
+import simcord
+from simcord import _settlement
+
+SIMCORD_VERSION = "3.2.1"
+PRIMITIVE_MODULES = ("asyncio/locks.py", "asyncio/queues.py")
+PARK_REASON = "asyncio primitive (woken only by another task)"
+
+_original_park_reason = _settlement._park_reason
+
+
+def innermost_frame_file(task: asyncio.Task) -> str | None:
+    """The file of the innermost coroutine frame the task is suspended in."""
+    coro = task.get_coro()
+    file = None
+    while coro is not None:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is None:
+            break
+        file = frame.f_code.co_filename
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return file
+
+
+def waits_on_primitive(task: asyncio.Task) -> bool:
+    file = innermost_frame_file(task)
+    if file is None:
+        return False
+    posix = PurePath(file).as_posix()
+    return any(posix.endswith(module) for module in PRIMITIVE_MODULES)
+
+
+def _park_reason(state, task, deadline, seen=None):
+    reason = _original_park_reason(state, task, deadline, seen)
+    if reason is None and not task.done() and waits_on_primitive(task):
+        waiter = getattr(task, "_fut_waiter", None)
+        if waiter is not None and not waiter.done():
+            return PARK_REASON
+    return reason
+
+
+def install() -> None:
+    if simcord.__version__ != SIMCORD_VERSION:
+        raise RuntimeError(f"simcord_ext was written for simcord {SIMCORD_VERSION}; re-check it for {simcord.__version__}")
+    _settlement._park_reason = _park_reason
+
+
+def speed_up_settling(idle: float = 0.005) -> None:
+    """simcord re-checks quiescence every 50 ms; a few ms makes long virtual-time tests much faster."""
+    from simcord.env import Env
+
+    original = Env._settle_internal
+    if getattr(original, "_reelbot_fast", False):
+        return
+
+    async def settle_internal(self, *, timeout=None, idle=idle, dispatch=None, _deadline=None):
+        return await original(self, timeout=timeout, idle=idle, dispatch=dispatch, _deadline=_deadline)
+
+    settle_internal._reelbot_fast = True  # type: ignore[attr-defined]
+    Env._settle_internal = settle_internal
