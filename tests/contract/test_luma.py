@@ -125,9 +125,7 @@ async def test_create_body_for_text_to_video(luma, luma_fake):
 
 async def test_start_and_end_images_become_image_keyframes(luma, luma_fake):
     """start_image_url → frame0 image, end_image_url → frame1 image."""
-    await luma.submit(
-        VideoRequest(prompt="morph", start_image_url="https://cdn/a.png", end_image_url="https://cdn/b.png")
-    )
+    await luma.submit(VideoRequest(prompt="morph", start_image_url="https://cdn/a.png", end_image_url="https://cdn/b.png"))
     (sent,) = luma_fake.requests_to("POST", CREATE)
     assert sent.json["keyframes"] == {
         "frame0": {"type": "image", "url": "https://cdn/a.png"},
