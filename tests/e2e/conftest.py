@@ -20,10 +20,14 @@ async def fake_luma():
         yield fake
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "bot_env(**vars): extra environment variables for the test's bot")
+
+
 @pytest.fixture
-def bot_env(tmp_path, fake_luma):
-    """The environment a test's bot is built from; tests may change it before the bot starts."""
-    return {
+def bot_env(request, tmp_path, fake_luma):
+    """The environment a test's bot is built from (`@pytest.mark.bot_env(QUOTA_DAILY="1")` adds to it)."""
+    env = {
         "DISCORD_TOKEN": "unused-offline",
         "VIDEO_PROVIDERS": "luma",
         "LUMAAI_API_KEY": LUMA_KEY,
@@ -35,6 +39,10 @@ def bot_env(tmp_path, fake_luma):
         "MAX_ACTIVE_JOBS": "10",
         "JOB_TIMEOUT_S": "1200",
     }
+    marker = request.node.get_closest_marker("bot_env")
+    if marker:
+        env.update({key: str(value) for key, value in marker.kwargs.items()})
+    return env
 
 
 @pytest.fixture
