@@ -13,7 +13,7 @@ FOX = "a red fox running through snow"
 
 async def test_status_message_turns_into_inline_mp4(simcord_env, world, fake_luma):
     """One status message goes queued → generating → the MP4 with an embed describing the job."""
-    guild, channel, alice, _ = world
+    _, channel, alice, _ = world
     result = await alice.slash(channel, "video", prompt=FOX, aspect_ratio="16:9")
 
     callbacks = [r for r in simcord_env.http_requests if r.path.endswith("/callback")]
