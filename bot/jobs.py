@@ -108,6 +108,7 @@ class JobRunner:
         self._cancelling: set[int] = set()
         self._last_start: dict[int, float] = {}  # user id → monotonic time of their last started job
         self._wake = asyncio.Event()
+        self._positions_dirty = False
         self._dispatcher: asyncio.Task[None] | None = None
         self._accepting = True
 
@@ -153,9 +154,10 @@ class JobRunner:
     def enqueue(self, job: Job) -> int:
         """Queue a stored job; returns its 1-based position."""
         self._queue.append(job)
-        self._positions = self._queue_positions()
+        positions = self._queue_positions()
+        self._positions_dirty = True  # a newcomer can move ahead of a busy user's jobs: tell them
         self._wake.set()
-        return self._positions.get(job.id, len(self._queue))
+        return positions.get(job.id, len(self._queue))
 
     def validate(self, request: VideoRequest) -> None:
         """Raise InvalidRequestError naming what is possible unless some configured provider can do it."""
@@ -201,13 +203,13 @@ class JobRunner:
         while self._accepting:
             await self._wake.wait()
             self._wake.clear()
-            started = False
             while self._queue and len(self._in_flight) < self.max_active:
                 job = self._queue.pop(self._next_index())
                 self._last_start[job.user_id] = self.clock.monotonic()
                 self._start_task(job, in_flight=True)
-                started = True
-            if started:
+                self._positions_dirty = True
+            if self._positions_dirty:
+                self._positions_dirty = False
                 await self._announce_positions()
 
     def _next_index(self) -> int:
@@ -270,6 +272,8 @@ class JobRunner:
     async def _run(self, job: Job) -> None:
         try:
             if job.state is JobState.QUEUED:
+                if self._past_deadline(job):  # waited in the queue for the whole timeout: don't start it now
+                    raise JobTimeoutError(f"job {job.id} waited {self.timeout_s:.0f}s in the queue")
                 job, status = await self._submit(job)
             else:
                 status = None
@@ -321,7 +325,10 @@ class JobRunner:
             if status.state is ProviderState.FAILED:
                 raise _failure(status)
             target = JobState.DELIVERING if status.state is ProviderState.COMPLETED else JobState.RUNNING
-            await self.storage.transition(job.id, (JobState.SUBMITTING,), target)
+            if not await self.storage.transition(job.id, (JobState.SUBMITTING,), target):
+                # Cancelled while the create request was on the wire: stop what the provider just accepted.
+                await self._cancel_at_provider(provider, status.provider_job_id, job.id)
+                raise asyncio.CancelledError
             log.info("job %s accepted by %s as %s", job.id, name, status.provider_job_id,
                      extra={"job_id": job.id, "provider": name})  # fmt: skip
             return await self._fresh(job), status
@@ -455,7 +462,9 @@ class JobRunner:
             ):  # fmt: skip
                 return None
             task = self._tasks.get(job_id)
-            if task is not None and task is not asyncio.current_task():
+            # A create request on the wire is let finish (its task then cancels what was accepted);
+            # interrupting it would leave an unknown, charged generation behind.
+            if task is not None and task is not asyncio.current_task() and job.state is not JobState.SUBMITTING:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
@@ -463,16 +472,24 @@ class JobRunner:
             self._release_slot(job_id)
             provider = self.providers.get(job.provider or "")
             if provider is not None and job.provider_job_id:
-                try:
-                    await provider.cancel(job.provider_job_id)
-                except ReelbotError as error:
-                    log.warning("could not cancel job %s at %s: %s", job_id, provider.name, error)
+                await self._cancel_at_provider(provider, job.provider_job_id, job_id)
             await self.storage.refund(job_id)
             cancelled = await self.storage.get_job(job_id)
             await self._announce_positions()
             return cancelled
         finally:
             self._cancelling.discard(job_id)
+
+    async def _cancel_at_provider(self, provider: VideoProvider, provider_job_id: str | None, job_id: int) -> None:
+        if not provider_job_id:
+            return
+        try:
+            await provider.cancel(provider_job_id)
+        except ReelbotError as error:
+            log.warning("could not cancel job %s at %s: %s", job_id, provider.name, error)
+
+    def _past_deadline(self, job: Job) -> bool:
+        return self.clock.now() >= job.created_at + timedelta(seconds=self.timeout_s)
 
     async def _fresh(self, job: Job) -> Job:
         return await self.storage.get_job(job.id) or job
