@@ -106,7 +106,10 @@ class JobRunner:
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._task_jobs: dict[int, Job] = {}
         self._cancelling: set[int] = set()
-        self._last_start: dict[int, float] = {}  # user id → monotonic time of their last started job
+        # user id → sequence number of their last started job. A counter, not the clock: starts within one
+        # clock tick (a virtual clock, a coarse timer) must still take turns.
+        self._last_start: dict[int, int] = {}
+        self._starts = 0
         self._wake = asyncio.Event()
         self._positions_dirty = False
         self._dispatcher: asyncio.Task[None] | None = None
@@ -205,7 +208,8 @@ class JobRunner:
             self._wake.clear()
             while self._queue and len(self._in_flight) < self.max_active:
                 job = self._queue.pop(self._next_index())
-                self._last_start[job.user_id] = self.clock.monotonic()
+                self._starts += 1
+                self._last_start[job.user_id] = self._starts
                 self._start_task(job, in_flight=True)
                 self._positions_dirty = True
             if self._positions_dirty:
@@ -237,14 +241,14 @@ class JobRunner:
             if task_job is not None:
                 running[task_job.user_id] = running.get(task_job.user_id, 0) + 1
         order: dict[int, int] = {}
-        tick = self.clock.monotonic()
+        tick = self._starts
         while queue:
             index = min(
                 range(len(queue)),
                 key=lambda i: (running.get(queue[i].user_id, 0), last.get(queue[i].user_id, float("-inf")), queue[i].id),
             )
             job = queue.pop(index)
-            tick += 1e-6
+            tick += 1
             last[job.user_id] = tick
             order[job.id] = len(order) + 1
         return order
