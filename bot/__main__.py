@@ -37,9 +37,9 @@ from bot.errors import (
     ProviderError,
     ProviderProtocolError,
     ProviderRateLimitError,
-    ProviderUnavailableError,
     ReelbotError,
 )
+from bot.jobs import FALLBACK_ERRORS, fit_request
 from bot.log import Redactor, setup_logging
 from bot.media import download, looks_like_video
 from bot.providers import ProviderContext, VideoProvider, build_provider
@@ -420,9 +420,10 @@ class Progress:
 
     WIDTH = 24
 
-    def __init__(self, stream: TextIO, label: str) -> None:
+    def __init__(self, stream: TextIO, label: str, redact: Redactor | None = None) -> None:
         self.stream = stream
         self.label = label
+        self.redact = redact or Redactor(())
         self.tty = stream.isatty()
         self._last_line = ""
         self._last_key: tuple[Any, ...] = ()
@@ -445,6 +446,7 @@ class Progress:
         line = f"[{bar}] {percent} {minutes:d}:{seconds:02d} {self.label} {state}"
         if note:
             line += f" ({note})"
+        line = self.redact(line)
         if self.tty:
             self.stream.write("\r" + line.ljust(len(self._last_line)))
             self.stream.flush()
@@ -454,6 +456,13 @@ class Progress:
                 self.stream.write(line + "\n")
                 self._last_key = key
         self._last_line = line
+
+    def say(self, text: str) -> None:
+        """A message of its own on the next line (the bar is finished first)."""
+        self.done()
+        self.stream.write(self.redact(text) + "\n")
+        self.stream.flush()
+        self._last_line = ""
 
     def done(self) -> None:
         if self.tty and self._last_line:
@@ -503,12 +512,16 @@ async def run_generate(args: argparse.Namespace, env: Mapping[str, str], clock: 
                 providers = [build_provider(config, context) for config in settings.providers]
             except ImportError as error:
                 return fail(f"provider adapter not available ({error.name or error})")
+            able = [p for p in providers if fit_request(request, p) is not None]
+            if not able:  # name what is possible, as /video does
+                owner = next((p for p in providers if request.model in p.capabilities.models), providers[0])
+                try:
+                    check_request(owner.capabilities, owner.display_name, request)
+                except InvalidRequestError as error:
+                    return fail(error.public_message.replace(" Nothing was charged.", ""), EXIT_CONFIG)
+                return fail("no configured provider can do that", EXIT_CONFIG)
             try:
-                check_request(providers[0].capabilities, providers[0].display_name, request)
-            except InvalidRequestError as error:
-                return fail(error.public_message.replace(" Nothing was charged.", ""), EXIT_CONFIG)
-            try:
-                saved, provider, job_id, elapsed = await _generate(providers, request, context, settings, output)
+                saved, provider, job_id, elapsed = await _generate(able, request, context, settings, output)
             except GenerationFailedError as error:
                 return fail(f"the generation failed: {error.reason or 'no reason given'}")
             except JobTimeoutError:
@@ -541,7 +554,7 @@ async def _generate(
     deadline = started + settings.job_timeout_s
     status: ProviderStatus | None = None
     provider = providers[0]
-    progress = Progress(sys.stderr, provider.name)
+    progress = Progress(sys.stderr, provider.name, Redactor(settings.secrets()))
     try:
         provider, status = await _submit_with_fallback(providers, request, progress, clock, started, deadline)
         progress.label = provider.name
@@ -593,11 +606,10 @@ async def _submit_with_fallback(
     started: float,
     deadline: float,
 ) -> tuple[VideoProvider, ProviderStatus]:
-    """Submit to the first provider; fall back to the next one that can do the request only while the
-    earlier one is down or busy *before* it accepted the job (the same rule as the bot's)."""
-    candidates = [providers[0]] + [p for p in providers[1:] if not p.capabilities.problems(request)]
+    """Submit to the first provider that can do the request; fall back to the next one only while the
+    earlier one is down, busy or out of credits *before* it accepted the job (the bot's rule)."""
     last_error: ProviderError | None = None
-    for provider in candidates:
+    for provider in providers:
         progress.label = provider.name
         progress.show(None, clock.monotonic() - started)
         remaining = deadline - clock.monotonic()
@@ -605,10 +617,9 @@ async def _submit_with_fallback(
             break
         try:
             return provider, await asyncio.wait_for(provider.submit(request), remaining)
-        except (ProviderUnavailableError, ProviderRateLimitError) as error:
+        except FALLBACK_ERRORS as error:
             last_error = error
-            progress.done()
-            print(f"{provider.name} is unavailable ({type(error).__name__}); trying the next provider", file=sys.stderr)
+            progress.say(f"{provider.name} is unavailable ({_describe(error)}); trying the next provider")
         except TimeoutError:
             raise JobTimeoutError(f"{provider.name} did not answer the create request") from None
     if last_error is not None:

@@ -578,3 +578,39 @@ def test_progress_bar_on_a_terminal_redraws_one_line():
     bar.done()
     assert tty.text.count("\r") == 2 and tty.text.endswith("\n")
     assert "1:15 luma dreaming" in tty.text and "[############------------]  50%" in tty.text
+
+
+def test_generate_goes_to_the_first_provider_that_can_do_the_request(monkeypatch, tmp_path, capsys):
+    """Like /video: a provider that can't do the options is skipped (not asked), the next able one runs it."""
+    narrow = Capabilities(models=("stub-1",), default_model="stub-1", resolutions=("720p",))
+    wide = Capabilities(models=("stub-1",), default_model="stub-1", resolutions=("720p", "1080p"))
+    stubs = install(
+        monkeypatch,
+        luma=StubProvider("luma", None, [running()], caps=narrow),
+        segmind=StubProvider("segmind", None, [running(), finished_with_file], caps=wide),
+    )
+    out = tmp_path / "hd.mp4"
+    code = cli.main(
+        ["generate", "a lighthouse", "--resolution", "1080", "-o", str(out)],
+        environ={"LUMAAI_API_KEY": "luma-key", "SEGMIND_API_KEY": "seg-key"},
+        clock=ManualClock(),
+    )
+    assert code == 0, capsys.readouterr().err
+    assert stubs["luma"].submitted == [] and stubs["segmind"].submitted[0].resolution == "1080p"
+    assert out.read_bytes() == MP4
+
+
+def test_generate_refusal_names_the_provider_that_offers_the_model(monkeypatch, tmp_path, capsys):
+    """When nothing fits, the refusal explains the limits of the provider owning the chosen model."""
+    install(
+        monkeypatch,
+        luma=StubProvider("luma", None, [running()]),
+        segmind=StubProvider("segmind", None, [running()], caps=Capabilities(models=("seg-x",), default_model="seg-x")),
+    )
+    code = cli.main(
+        ["generate", "a lighthouse", "--model", "seg-x", "--duration", "9s"],
+        environ={"LUMAAI_API_KEY": "luma-key", "SEGMIND_API_KEY": "seg-key"},
+        clock=ManualClock(),
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and "Stub segmind can't do that: duration `9s` is not possible; use `5s`" in err
