@@ -209,6 +209,10 @@ def run_bot(env: Mapping[str, str]) -> int:
     setup_logging(settings.log_level, settings.log_format, settings.secrets())
     from bot.client import create_bot  # lazily: the composition root imports every cog
 
+    # The bot never joins voice: skip discord.py's start-up warnings about missing voice libraries.
+    discord.VoiceClient.warn_nacl = False
+    discord.VoiceClient.warn_dave = False
+
     try:
         bot = create_bot(env)
     except ConfigError as error:
@@ -220,6 +224,8 @@ def run_bot(env: Mapping[str, str]) -> int:
         log.critical("Discord refused DISCORD_TOKEN; reset it in the Developer Portal → Bot and update .env")
     except discord.PrivilegedIntentsRequired:
         log.critical("the bot asked for a privileged intent that is not enabled in the Developer Portal")
+    except (aiohttp.ClientConnectionError, TimeoutError) as error:
+        log.critical("cannot reach Discord (%s); check the network and try again", _describe(error))
     except Exception:
         log.critical("the bot stopped with an error", exc_info=True)
     return EXIT_FAILED

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import aiohttp
 import discord
 import pytest
 from aiohttp import web
@@ -192,14 +193,23 @@ def test_dotenv_is_read_and_the_environment_wins(tmp_path):
     assert env["QUOTA_DAILY"] == "3" and env["LOG_LEVEL"] == "DEBUG" and "EMPTY" not in env
 
 
-def test_run_builds_the_bot_and_reports_a_refused_token(monkeypatch, capsys):
-    """Valid config → create_bot(env) is started with the token; Discord refusing it exits 1, redacted."""
+@pytest.mark.parametrize(
+    ("failure", "message"),
+    [
+        (discord.LoginFailure(f"Improper token has been passed: {TOKEN}"), "Discord refused DISCORD_TOKEN"),
+        (aiohttp.ServerDisconnectedError(f"lost {TOKEN}"), "cannot reach Discord"),
+        (RuntimeError(f"boom {TOKEN}"), "the bot stopped with an error"),
+    ],
+)
+def test_run_builds_the_bot_and_reports_why_it_stopped(monkeypatch, capsys, failure, message):
+    """Valid config → create_bot(env) is started with the token; a refused token, no network or a crash
+    exits 1 with a clear, redacted log line."""
     started: list[str] = []
 
     class RefusingBot:
         async def start(self, token):
             started.append(token)
-            raise discord.LoginFailure(f"Improper token has been passed: {token}")
+            raise failure
 
         def is_closed(self):
             return True
@@ -213,7 +223,7 @@ def test_run_builds_the_bot_and_reports_a_refused_token(monkeypatch, capsys):
     code = cli.main([], environ={"DISCORD_TOKEN": TOKEN})
     err = capsys.readouterr().err
     assert code == 1 and started == [TOKEN]
-    assert "Discord refused DISCORD_TOKEN" in err and TOKEN not in err
+    assert message in err and TOKEN not in err
 
 
 async def test_serve_closes_the_bot_on_sigterm():
