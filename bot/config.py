@@ -126,7 +126,7 @@ def load_settings(env: Mapping[str, str], *, require_token: bool = False) -> Set
     dev_guild: int | None = None
     raw_guild = (env.get("DISCORD_DEV_GUILD_ID") or "").strip()
     if raw_guild:
-        if raw_guild.isdigit():
+        if raw_guild.isascii() and raw_guild.isdigit():
             dev_guild = int(raw_guild)
         else:
             problems.append(f"DISCORD_DEV_GUILD_ID must be a numeric server id, got {raw_guild!r}")
