@@ -105,7 +105,9 @@ def result_embed(job: Job, *, model: str, provider_name: str, taken: float | Non
     if job.parent_job_id:
         embed.add_field(name="From", value=f"{job.parent_kind or 'remix'} of #{job.parent_job_id}", inline=True)
     if link:
-        embed.add_field(name="Link", value=f"[Open the video]({link}) (too large to upload here)", inline=False)
+        # A signed link can outgrow a field (1024 characters); the message content carries it in full.
+        value = f"[Open the video]({link})" if len(link) <= 900 else "The link is in the message above"
+        embed.add_field(name="Link", value=value + " (too large to upload here)", inline=False)
     embed.set_footer(text=_footer(job, provider_name))
     return embed
 

@@ -66,8 +66,10 @@ def error_detail(body: Any) -> str:
     return ""
 
 
-def error_for_status(provider: str, status: int, body: Any, headers: Mapping[str, str]) -> ProviderError:
-    detail = error_detail(body) or f"HTTP {status}"
+def error_for_status(
+    provider: str, status: int, body: Any, headers: Mapping[str, str], secrets: tuple[str, ...] = ()
+) -> ProviderError:
+    detail = redact(error_detail(body), secrets) or f"HTTP {status}"
     kw: dict[str, Any] = {"provider": provider, "status": status}
     if status in (401, 403):
         return ProviderAuthError(f"{provider}: HTTP {status}: {detail}", **kw)
@@ -84,6 +86,23 @@ def error_for_status(provider: str, status: int, body: Any, headers: Mapping[str
         public_message=f"The video service refused the request: {detail}",
         **kw,
     )
+
+
+def redact(text: str, secrets: tuple[str, ...]) -> str:
+    """A provider that echoes our key in an error body must not put it in front of users."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _header_secrets(headers: Mapping[str, str]) -> tuple[str, ...]:
+    """The credential parts of our own request headers (the key itself and 'Bearer <key>')."""
+    values: list[str] = []
+    for name, value in headers.items():
+        if name.lower() in ("authorization", "x-api-key", "api-key") and value:
+            values += [value, value.split(" ", 1)[-1]]
+    return tuple(v for v in sorted(set(values), key=len, reverse=True) if len(v) >= 6)
 
 
 class HttpTransport:
@@ -105,6 +124,7 @@ class HttpTransport:
         self.provider = provider
         self.base_url = base_url.rstrip("/")
         self.headers = dict(headers)
+        self.secrets = _header_secrets(self.headers)
         self.clock = clock
         self.timeout = timeout or aiohttp.ClientTimeout(total=60, connect=5)
         self.retries = retries
@@ -173,7 +193,7 @@ class HttpTransport:
             ) from None
         body = parse_body(text)
         if status >= 400 and status not in accept_status:
-            raise error_for_status(self.provider, status, body, headers)
+            raise error_for_status(self.provider, status, body, headers, self.secrets)
         if text and (body is _MALFORMED or isinstance(body, str)):
             raise ProviderProtocolError(
                 f"{self.provider}: malformed JSON from {method} {path}", provider=self.provider, status=status

@@ -459,3 +459,35 @@ async def test_server_dropping_the_connection_is_unavailable(server, clock, http
     server.handler = handler
     with pytest.raises(ProviderUnavailableError):
         await transport(http_session, server.base_url, clock, retries=0).request_json("GET", "/x")
+
+
+async def test_key_echoed_in_an_error_body_is_redacted():
+    """A provider that repeats our key in its error body never gets it into the user-facing message."""
+    from aiohttp import web
+
+    from bot.errors import ProviderRejectedError
+    from bot.providers.http import HttpTransport
+    from tests.fakes.clock import ManualClock
+
+    key = "sk-live-abcdef0123456789"
+
+    async def echo(request):
+        return web.json_response({"detail": f"key {request.headers['Authorization']} is malformed"}, status=400)
+
+    app = web.Application()
+    app.router.add_post("/x", echo)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    try:
+        async with aiohttp.ClientSession() as session:
+            transport = HttpTransport(session, provider="p", base_url=f"http://127.0.0.1:{port}",
+                                      headers={"Authorization": f"Bearer {key}"}, clock=ManualClock())
+            with pytest.raises(ProviderRejectedError) as caught:
+                await transport.request_json("POST", "/x", json_body={})
+        assert key not in str(caught.value) and key not in caught.value.public_message
+        assert "***" in caught.value.public_message
+    finally:
+        await runner.cleanup()
