@@ -29,7 +29,7 @@ from bot.errors import (
 )
 from bot.providers import ProviderContext
 from bot.providers.base import ALL_ASPECT_RATIOS, Capabilities, check_request
-from bot.providers.http import HttpTransport, error_detail, error_for_status, parse_body
+from bot.providers.http import HttpTransport, error_detail, error_for_status, parse_body, redact
 
 log = logging.getLogger(__name__)
 
@@ -124,16 +124,13 @@ class SegmindProvider:
                 self._http.url(f"/v1/{slug}"), json=body, headers=self._headers, timeout=self._sync_timeout
             ) as response:
                 self._note_credits(response.headers)
-                if response.status != 200:
-                    text = (await response.content.read(64 * 1024)).decode("utf-8", "replace")
-                    raise error_for_status(self.name, response.status, parse_body(text), response.headers)
                 kind = response.headers.get("Content-Type", "")
-                if "json" in kind:  # an answer about the job, not the job: say what it was
-                    text = (await response.content.read(64 * 1024)).decode("utf-8", "replace")
-                    raise ProviderProtocolError(
-                        f"segmind: v1 answered JSON, not a video: {error_detail(parse_body(text))[:200]}",
-                        provider=self.name, status=200,
-                    )  # fmt: skip
+                if response.status != 200 or "json" in kind:  # an answer about the job, not the clip
+                    answer = parse_body((await response.content.read(64 * 1024)).decode("utf-8", "replace"))
+                    if response.status != 200:
+                        raise error_for_status(self.name, response.status, answer, response.headers, self._http.secrets)
+                    detail = redact(error_detail(answer), self._http.secrets)
+                    raise ProviderProtocolError(f"segmind: v1 answered JSON, not a video: {detail}", provider=self.name)
                 if not kind.startswith(("video/", "application/octet-stream")):
                     # The seed pages say "image/jpeg" (a template leftover): the magic bytes decide.
                     log.warning("segmind: v1 answered Content-Type %r; checking the bytes", kind)
@@ -185,7 +182,7 @@ class SegmindProvider:
         if not isinstance(body, dict):
             raise ProviderProtocolError("segmind: v2 status is not a JSON object", provider=self.name)
         raw = str(body.get("status") or "")
-        reason = str(body.get("error") or body.get("message") or "")
+        reason = redact(str(body.get("error") or body.get("message") or ""), self._http.secrets)
         if raw == "COMPLETED":
             return ProviderStatus(ProviderState.COMPLETED, provider_job_id=job_id, raw_state=raw)
         if raw in V2_STATES:

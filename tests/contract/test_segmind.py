@@ -259,6 +259,24 @@ async def test_bad_key_is_an_auth_error_that_never_shows_the_key(make_provider, 
 
 
 @pytest.mark.parametrize("route,mode", [("v2", "auto"), ("v1", "sync")])
+async def test_a_key_echoed_in_an_error_body_is_redacted(make_provider, fake, route, mode):
+    """If Segmind quotes our key back in an error body, the error the user sees shows *** instead."""
+    fake.inject(route, 403, message=f"key {KEY} has no access to this model")
+    with pytest.raises(ProviderAuthError) as caught:
+        await make_provider(mode=mode).submit(VideoRequest(PROMPT))
+    assert KEY not in f"{caught.value} {caught.value.public_message}"
+    assert "***" in str(caught.value)
+
+
+async def test_a_key_echoed_in_a_v2_failure_is_redacted(make_provider, fake):
+    """A FAILED error that quotes our key never reaches the failure reason shown to users."""
+    fake.v2_failure = f"worker rejected request signed with {KEY}"
+    provider = make_provider()
+    status, _ = await poll_to_end(provider, (await provider.submit(VideoRequest(PROMPT))).provider_job_id)
+    assert status.state is ProviderState.FAILED and KEY not in status.failure_reason
+
+
+@pytest.mark.parametrize("route,mode", [("v2", "auto"), ("v1", "sync")])
 async def test_406_is_out_of_credits_with_a_polite_message_and_an_admin_log(make_provider, fake, caplog, route, mode):
     """406 → ProviderCreditsError: the user sees a polite refund message, the log tells the admin plainly."""
     fake.inject(route, 406)

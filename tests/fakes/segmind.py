@@ -50,6 +50,9 @@ class RecordedRequest:
     json: Any = None
 
 
+RECORD = web.RequestKey("record", RecordedRequest)
+
+
 @dataclass
 class V2Request:
     id: str
@@ -172,6 +175,7 @@ class FakeSegmind:
             except ValueError:
                 record.json = await request.text()
         self.requests.append(record)
+        request[RECORD] = record
         if request.headers.get("x-api-key") != self.api_key and not request.path.startswith("/files/"):
             return _error(401)
         return await handler(request)
@@ -224,7 +228,7 @@ class FakeSegmind:
 
     async def _v1_create(self, request: web.Request) -> web.StreamResponse:
         slug = request.match_info["slug"]
-        body = self.requests[-1].json
+        body = request[RECORD].json
         injected = await self._injected("v1", request)
         if injected is not None:
             return injected
@@ -247,13 +251,13 @@ class FakeSegmind:
             return injected
         if slug not in self.v2_slugs:
             return _error(self.v2_missing_status, "Model not found" if self.v2_missing_status == 404 else None)
-        problem = self._validate(slug, self.requests[-1].json)
+        problem = self._validate(slug, request[RECORD].json)
         if problem:
             return _error(400, problem)
         self.creates += 1
         self.credits -= self.cost
         request_id = str(uuid.uuid4())
-        self.v2_requests[request_id] = V2Request(request_id, slug, self.requests[-1].json, self.v2_failure)
+        self.v2_requests[request_id] = V2Request(request_id, slug, request[RECORD].json, self.v2_failure)
         base = f"{self.base_url}/v2/requests/{request_id}"
         return web.json_response({
             "request_id": request_id, "status": "QUEUED", "poll_url": f"{self.base_url}/v1/requests/{request_id}",
