@@ -251,4 +251,8 @@ def _output_url(output: object) -> str | None:
 def create(config: ProviderConfig, context: ProviderContext) -> SegmindProvider:
     if not config.api_key:
         raise ConfigError(["segmind is enabled but SEGMIND_API_KEY is not set"])
-    return SegmindProvider(context, api_key=config.api_key.get(), base_url=config.base_url or DEFAULT_BASE_URL)
+    # SEGMIND_MODE (auto|async|sync) is honoured once config.py gives ProviderConfig a `mode`; until then auto.
+    mode = getattr(config, "mode", None) or "auto"
+    return SegmindProvider(
+        context, api_key=config.api_key.get(), base_url=config.base_url or DEFAULT_BASE_URL, mode=mode
+    )

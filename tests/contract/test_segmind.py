@@ -113,6 +113,26 @@ async def test_poll_works_from_the_stored_id_after_a_restart(make_provider, fake
     assert status.state is ProviderState.COMPLETED
 
 
+async def test_undocumented_result_urls_on_our_host_are_kept_in_the_job_id(make_provider, fake):
+    """status/response URLs off the documented path are stored in the job id, so a restart still polls them."""
+    fake.v2_url_path = "/v2/jobs"
+    job_id = (await make_provider().submit(VideoRequest(PROMPT))).provider_job_id
+    assert f"{fake.base_url}/v2/jobs/" in job_id
+    status, _ = await poll_to_end(make_provider(), job_id)
+    assert status.state is ProviderState.COMPLETED
+    assert {r.path.split("/")[2] for r in fake.requests if r.method == "GET" and r.path.startswith("/v2/")} == {"jobs"}
+
+
+async def test_result_urls_on_another_host_never_get_the_key(make_provider, fake):
+    """URLs pointing at another origin are ignored: polls go to the configured base, where the key belongs."""
+    fake.v2_url_base = fake.base_url.replace("127.0.0.1", "localhost")
+    job_id = (await make_provider().submit(VideoRequest(PROMPT))).provider_job_id
+    assert " " not in job_id
+    status, _ = await poll_to_end(make_provider(), job_id)
+    assert status.state is ProviderState.COMPLETED
+    assert all(r.headers["Host"].startswith("127.0.0.1") for r in fake.requests)
+
+
 async def test_v2_failure_arrives_with_422_and_is_read_from_the_body(make_provider, fake):
     """FAILED served with HTTP 422 becomes a FAILED status carrying Segmind's error, not an exception."""
     fake.v2_failure = "CUDA out of memory"

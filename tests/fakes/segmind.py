@@ -94,6 +94,10 @@ class FakeSegmind:
         self.v2_slugs = set(SLUGS if v2_slugs is None else v2_slugs)  # slugs the v2 API knows
         self.v2_missing_status = v2_missing_status  # the answer to /v2/{slug} for other slugs (404 or 405)
         self.v2_failure: str | None = None  # v2 requests submitted while set end FAILED with this error
+        # Where the submit answer's status_url/response_url point: another origin (e.g. "http://localhost:<port>")
+        # or another path than the documented /v2/requests; both are served.
+        self.v2_url_base: str | None = None
+        self.v2_url_path = "/v2/requests"
         self.hold_sync = False  # v1 creates wait for release_sync() (explicit control, no wall clock)
         self.sync_delay = 0.0  # or sleep this many real seconds before answering
         self.sync_arrived = asyncio.Event()  # set when a v1 create starts waiting
@@ -114,8 +118,8 @@ class FakeSegmind:
         app.router.add_post("/v1/{slug}", self._v1_create)
         app.router.add_get("/v1/get-user-credits", self._credits)
         app.router.add_post("/v2/{slug}", self._v2_create)
-        app.router.add_get("/v2/requests/{id}/status", self._v2_status)
-        app.router.add_get("/v2/requests/{id}", self._v2_result)
+        app.router.add_get("/v2/{kind}/{id}/status", self._v2_status)
+        app.router.add_get("/v2/{kind}/{id}", self._v2_result)
         app.router.add_get("/files/{name}", self._file)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
@@ -258,7 +262,7 @@ class FakeSegmind:
         self.credits -= self.cost
         request_id = str(uuid.uuid4())
         self.v2_requests[request_id] = V2Request(request_id, slug, request[RECORD].json, self.v2_failure)
-        base = f"{self.base_url}/v2/requests/{request_id}"
+        base = f"{self.v2_url_base or self.base_url}{self.v2_url_path}/{request_id}"
         return web.json_response({
             "request_id": request_id, "status": "QUEUED", "poll_url": f"{self.base_url}/v1/requests/{request_id}",
             "status_url": f"{base}/status", "response_url": base,
