@@ -86,6 +86,18 @@ class ProviderUnavailableError(ProviderError):
     retryable = True
 
 
+class ProviderTimeoutError(ProviderUnavailableError):
+    """The request was sent but no complete answer came (timeout, dropped connection): the provider may
+    have accepted it, so a create is neither repeated nor handed to a fallback provider."""
+
+    code = "provider_timeout"
+    public_message = (
+        "The video service did not answer in time. The request was not sent again (that could charge twice). "
+        "Your quota was refunded."
+    )
+    maybe_accepted = True
+
+
 class ProviderRejectedError(ProviderError):
     """4xx on a request: the provider refused the parameters."""
 

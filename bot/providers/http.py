@@ -23,6 +23,7 @@ from bot.errors import (
     ProviderProtocolError,
     ProviderRateLimitError,
     ProviderRejectedError,
+    ProviderTimeoutError,
     ProviderUnavailableError,
 )
 
@@ -188,7 +189,7 @@ class HttpTransport:
         except aiohttp.ClientConnectorError:
             raise
         except (TimeoutError, aiohttp.ClientError) as error:
-            raise ProviderUnavailableError(
+            raise ProviderTimeoutError(
                 f"{self.provider}: {type(error).__name__} on {method} {path}", provider=self.provider
             ) from None
         body = parse_body(text)

@@ -24,6 +24,7 @@ from bot.errors import (
     ProviderError,
     ProviderProtocolError,
     ProviderRejectedError,
+    ProviderTimeoutError,
     ProviderUnavailableError,
     is_moderation_reason,
 )
@@ -135,9 +136,14 @@ class SegmindProvider:
                     # The seed pages say "image/jpeg" (a template leftover): the magic bytes decide.
                     log.warning("segmind: v1 answered Content-Type %r; checking the bytes", kind)
                 await media.stream_response_to_file(response, dest, max_bytes=self._context.max_download_bytes)
-        except (TimeoutError, aiohttp.ClientError) as error:
+        except aiohttp.ClientConnectorError as error:  # never reached Segmind: nothing was accepted
             await media.remove_quietly(dest)
             raise ProviderUnavailableError(
+                f"segmind: {type(error).__name__} before the v1 sync call", provider=self.name
+            ) from None
+        except (TimeoutError, aiohttp.ClientError) as error:
+            await media.remove_quietly(dest)
+            raise ProviderTimeoutError(
                 f"segmind: {type(error).__name__} during the v1 sync call", provider=self.name
             ) from None
         except BaseException:
