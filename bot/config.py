@@ -24,6 +24,8 @@ PROVIDER_BASE_URLS = {
     "umami": ("UMAMI_BASE_URL", "https://api.umamiai.xyz"),
 }
 
+SEGMIND_MODES = ("auto", "async", "sync")
+
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -58,6 +60,7 @@ class ProviderConfig:
     name: str
     api_key: Secret | None
     base_url: str | None
+    mode: str | None = None  # SEGMIND_MODE: auto (v2 async, v1 sync where v2 lacks the model), async, sync
 
 
 @dataclass(frozen=True)
@@ -155,7 +158,12 @@ def load_settings(env: Mapping[str, str], *, require_token: bool = False) -> Set
             base = (env.get(var) or "").strip() or default
             if not base.startswith(("http://", "https://")):
                 problems.append(f"{var} must be an http(s) URL, got {base!r}")
-        providers.append(ProviderConfig(name=name, api_key=key, base_url=base))
+        mode = None
+        if name == "segmind":
+            mode = (env.get("SEGMIND_MODE") or "auto").strip().lower()
+            if mode not in SEGMIND_MODES:
+                problems.append(f"SEGMIND_MODE must be one of {', '.join(SEGMIND_MODES)}, got {mode!r}")
+        providers.append(ProviderConfig(name=name, api_key=key, base_url=base, mode=mode))
     if raw_providers and not names:
         problems.append("VIDEO_PROVIDERS is set but names no provider")
 

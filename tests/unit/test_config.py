@@ -233,3 +233,13 @@ def test_env_example_and_readme_document_every_variable():
     readme = (root / "README.md").read_text()
     for name in DOCUMENTED:
         assert f"| `{name}` |" in readme, name
+
+
+def test_segmind_mode_is_read_and_validated():
+    """SEGMIND_MODE picks the Segmind transport (auto by default); a wrong value is a listed problem."""
+    from bot.config import load_settings
+
+    settings = load_settings({"SEGMIND_API_KEY": "k" * 12, "SEGMIND_MODE": "sync"})
+    assert settings.providers[0].mode == "sync"
+    assert load_settings({"SEGMIND_API_KEY": "k" * 12}).providers[0].mode == "auto"
+    assert "SEGMIND_MODE must be one of auto, async, sync" in problems_of({"SEGMIND_API_KEY": "k" * 12, "SEGMIND_MODE": "fast"})[0]
