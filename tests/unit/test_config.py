@@ -242,4 +242,5 @@ def test_segmind_mode_is_read_and_validated():
     settings = load_settings({"SEGMIND_API_KEY": "k" * 12, "SEGMIND_MODE": "sync"})
     assert settings.providers[0].mode == "sync"
     assert load_settings({"SEGMIND_API_KEY": "k" * 12}).providers[0].mode == "auto"
-    assert "SEGMIND_MODE must be one of auto, async, sync" in problems_of({"SEGMIND_API_KEY": "k" * 12, "SEGMIND_MODE": "fast"})[0]
+    problems = problems_of({"SEGMIND_API_KEY": "k" * 12, "SEGMIND_MODE": "fast"})
+    assert "SEGMIND_MODE must be one of auto, async, sync" in problems[0]
