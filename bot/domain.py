@@ -60,6 +60,7 @@ class VideoRequest:
     end_image_url: str | None = None
     enhance: bool = False
     extend_of: str | None = None  # provider generation id to continue (Extend)
+    extend_provider: str | None = None  # the provider that made `extend_of`: the only one that can continue it
 
     def with_model(self, model: str) -> VideoRequest:
         return replace(self, model=model)

@@ -506,9 +506,12 @@ class JobRunner:
 
 
 def fit_request(request: VideoRequest, provider: VideoProvider) -> VideoRequest | None:
-    """`request` if `provider` can run it as asked, else None. A model the user chose is never swapped."""
+    """`request` if `provider` can run it as asked, else None. A model the user chose is never swapped, and
+    an extension only goes to the provider that made the clip (no other one knows its generation id)."""
     caps = provider.capabilities
     if request.model is not None and request.model not in caps.models:
+        return None
+    if request.extend_of and request.extend_provider != provider.name:
         return None
     return None if caps.problems(request) else request
 

@@ -15,7 +15,7 @@ from bot.domain import Job
 from bot.errors import DeliveryError, ReelbotError
 from bot.jobs import JobProgress
 from cogs import _render
-from cogs._views import status_view
+from cogs._views import result_view, status_view
 
 if TYPE_CHECKING:
     from bot.client import ReelBot
@@ -147,11 +147,12 @@ class DiscordObserver:
 
     async def _post(self, job: Job, embed: discord.Embed, video: Path | None, link: str | None) -> int:
         files = [discord.File(video, filename=f"reelbot-{job.id}.mp4")] if video is not None else []
+        view = self.result_view(job)
         interaction = self._live(job.id)
         if interaction is not None and job.status_message_id:
             # While the token lives, the status message itself turns into the result.
             message = await interaction.edit_original_response(
-                content=link, embed=embed, attachments=files, view=None
+                content=link, embed=embed, attachments=files, view=view
             )
             return message.id
         content = f"<@{job.user_id}> your video is ready." + (f"\n{link}" if link else "")
@@ -159,11 +160,18 @@ class DiscordObserver:
             content=content,
             embed=embed,
             files=files,
+            view=view,
             allowed_mentions=discord.AllowedMentions(users=[discord.Object(id=job.user_id)]),
         )
         if job.status_message_id:
             await self.edit_status(job, embed=_render.delivered_elsewhere_embed(job, message.jump_url), view=None)
         return message.id
+
+    def result_view(self, job: Job) -> discord.ui.View:
+        """Re-roll, Edit prompt, Delete, and Extend when the provider that made the clip can continue it."""
+        provider = self.bot.runner.providers.get(job.provider or "") if self.bot.runner else None
+        extendable = bool(provider is not None and provider.capabilities.extend and job.provider_job_id)
+        return result_view(job.id, extendable=extendable)
 
     async def job_ended(self, job: Job, error: ReelbotError | None) -> None:
         self._cancel_flush(job.id)

@@ -91,8 +91,15 @@ def status_embed(job: Job, progress: JobProgress, provider_name: str | None = No
             line += f"\n`{bar}`"
     embed = discord.Embed(title=title, description=line, colour=COLOURS[state])
     embed.add_field(name="Prompt", value=shorten(job.request.prompt, PROMPT_PREVIEW), inline=False)
+    if job.parent_job_id:
+        embed.add_field(name="From", value=credit(job), inline=True)
     embed.set_footer(text=_footer(job, provider_name))
     return embed
+
+
+def credit(job: Job) -> str:
+    """'re-roll of #12': the job a button-started job came from."""
+    return f"{job.parent_kind or 'remix'} of #{job.parent_job_id}"
 
 
 def result_embed(job: Job, *, model: str, provider_name: str, taken: float | None, link: str | None = None) -> discord.Embed:
@@ -103,7 +110,7 @@ def result_embed(job: Job, *, model: str, provider_name: str, taken: float | Non
     embed.add_field(name="Time taken", value=duration_text(taken), inline=True)
     embed.add_field(name="Requested by", value=f"<@{job.user_id}>", inline=True)
     if job.parent_job_id:
-        embed.add_field(name="From", value=f"{job.parent_kind or 'remix'} of #{job.parent_job_id}", inline=True)
+        embed.add_field(name="From", value=credit(job), inline=True)
     if link:
         # A signed link can outgrow a field (1024 characters); the message content carries it in full.
         value = f"[Open the video]({link})" if len(link) <= 900 else "The link is in the message above"

@@ -42,5 +42,15 @@ async def on_app_command_error(interaction: discord.Interaction, error: app_comm
     await reply(interaction, GENERIC)
 
 
+async def report(interaction: discord.Interaction, error: BaseException, where: str) -> None:
+    """For buttons and modals (which have no tree error handler): a domain error's public message, or a
+    polite generic answer for a bug, which is logged."""
+    if isinstance(error, ReelbotError):
+        await reply(interaction, error.public_message)
+        return
+    log.error("%s failed", where, exc_info=error)
+    await reply(interaction, GENERIC)
+
+
 async def setup(bot: commands.Bot) -> None:
     bot.tree.on_error = on_app_command_error  # type: ignore[method-assign]

@@ -7,6 +7,7 @@ import pytest
 from bot.client import create_bot
 from tests import simcord_ext
 from tests.fakes.luma import FakeLuma
+from tests.fakes.umami import FakeUmami
 
 simcord_ext.install()
 simcord_ext.speed_up_settling()
@@ -61,3 +62,22 @@ def world(simcord_env):
     alice = guild.add_member(simcord_env.create_user("alice"))
     bob = guild.add_member(simcord_env.create_user("bob"))
     return guild, channel, alice, bob
+
+
+@pytest.fixture
+async def fake_umami():
+    async with FakeUmami() as fake:
+        yield fake
+
+
+@pytest.fixture
+def umami_bot_env(tmp_path, fake_umami):
+    """A bot whose only provider is UmamiAI (use it as `bot_env` by overriding that fixture)."""
+    return {
+        "DISCORD_TOKEN": "unused-offline",
+        "VIDEO_PROVIDERS": "umami",
+        "UMAMI_API_KEY": fake_umami.api_key,
+        "UMAMI_BASE_URL": fake_umami.base_url,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'reelbot.db'}",
+        "DATA_DIR": str(tmp_path / "data"),
+    }
