@@ -105,7 +105,7 @@ async def result_action(interaction: discord.Interaction, action: str, job_id: i
     if action == "delete":
         await delete_result(interaction)
     elif action == "edit":
-        await interaction.response.send_modal(EditPromptModal(job))  # a modal must be the first response
+        await interaction.response.send_modal(EditPromptModal(job, bot))  # a modal must be the first response
     else:
         request = job.request if action == "reroll" else extension_request(job, bot.runner)  # type: ignore[attr-defined]
         video = bot.get_cog("Video")  # type: ignore[attr-defined]

@@ -14,6 +14,7 @@ from bot.errors import InvalidRequestError
 from bot.jobs import JobProgress
 from cogs import _render
 from cogs._delivery import DiscordObserver
+from cogs._modals import on_stale_modal
 from cogs._views import DYNAMIC_ITEMS, may_manage, status_view
 
 log = logging.getLogger(__name__)
@@ -174,4 +175,5 @@ class Video(commands.Cog):
 
 async def setup(bot: commands.Bot) -> None:
     bot.add_dynamic_items(*DYNAMIC_ITEMS)
+    bot.add_listener(on_stale_modal, "on_interaction")  # Edit prompt modals left open across a restart
     await bot.add_cog(Video(bot))  # type: ignore[arg-type]

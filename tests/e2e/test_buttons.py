@@ -206,6 +206,25 @@ async def test_edit_prompt_too_short_is_refused_and_nothing_is_charged(simcord_e
     assert len(fake_luma.requests_to("POST", "/generations")) == 1
 
 
+async def test_edit_prompt_modal_left_open_across_a_restart_still_submits(
+    simcord_env, simcord_bot, bot_env, world, fake_luma
+):
+    """A modal shown before a restart is answered after it: the edited job starts, credited to the original."""
+    _, channel, alice, _ = world
+    first = await first_result(simcord_env, alice, channel)
+    shown = await alice.click(first, label="Edit prompt")
+    new_bot = await restart(simcord_env, simcord_bot, bot_env)
+    try:
+        box = _modal_inputs(shown.modal)[0]
+        submitted = await alice.submit_modal(shown, {box["custom_id"]: "a paper lantern rising into the stars"})
+        assert not submitted.ephemeral
+        second = await next_result(simcord_env, channel, 2)
+        assert field(second.embeds[0], "Prompt") == "a paper lantern rising into the stars"
+        assert field(second.embeds[0], "From") == "edit of #1"
+    finally:
+        await new_bot.close()
+
+
 async def test_edit_prompt_by_someone_else_gets_no_modal(simcord_env, world, fake_luma):
     """Bob clicking Edit prompt on Alice's clip gets an ephemeral refusal instead of a modal."""
     _, channel, alice, bob = world
