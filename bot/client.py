@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
+import secrets
+import socket
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import discord
@@ -16,7 +20,7 @@ from bot.config import Settings, load_settings
 from bot.jobs import JobRunner
 from bot.providers import ProviderContext, build_providers
 from bot.quotas import Quotas
-from bot.storage import Storage
+from bot.storage import Storage, is_postgres_url, open_storage
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +33,14 @@ def discord_clock() -> SystemClock:
     return SystemClock(now=lambda: discord.utils.utcnow(), monotonic=lambda: time.monotonic())
 
 
+def worker_id() -> str:
+    """A name for this process among the workers sharing a PostgreSQL queue: unique, and readable in the
+    jobs table (host, pid, a random suffix so a restarted process never mistakes old leases for its own)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
 class ReelBot(commands.Bot):
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, **gateway: Any) -> None:
         intents = discord.Intents.none()
         intents.guilds = True  # channels, roles and boost tier (upload limits) from the cache
         super().__init__(
@@ -38,6 +48,7 @@ class ReelBot(commands.Bot):
             intents=intents,
             help_command=None,
             allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True),
+            **gateway,
         )
         self.settings = settings
         self.clock = discord_clock()
@@ -56,11 +67,7 @@ class ReelBot(commands.Bot):
             timeout=aiohttp.ClientTimeout(total=60, connect=10),
             headers={"User-Agent": "reelbot/0.1 (+discord bot)"},
         )
-        path = settings.sqlite_path
-        if path is None:
-            raise RuntimeError("only SQLite databases are supported by this build")
-        self.storage = Storage(path)
-        await self.storage.open()
+        self.storage = await open_storage(settings.database_url)
         self.quotas = Quotas(
             self.storage, self.clock, daily=settings.quota_daily, concurrent=settings.quota_concurrent
         )
@@ -85,6 +92,8 @@ class ReelBot(commands.Bot):
             max_active=settings.max_active_jobs,
             timeout_s=settings.job_timeout_s,
             max_download_bytes=settings.max_download_bytes,
+            # PostgreSQL: several processes share the queue, each a worker claiming jobs under a lease.
+            worker_id=worker_id() if is_postgres_url(settings.database_url) else None,
         )
         await self.sync_commands()
         log.info("providers: %s", ", ".join(p.name for p in providers))
@@ -114,6 +123,18 @@ class ReelBot(commands.Bot):
         await super().close()
 
 
+class ShardedReelBot(ReelBot, commands.AutoShardedBot):
+    """The same bot as an AutoShardedBot: SHARD_COUNT shards in all, this process running SHARD_IDS (all of
+    them when unset). Other processes run the other shards against the same PostgreSQL; any of them may
+    deliver any job, since delivery falls back to REST channel messages (cogs/_delivery.py)."""
+
+    def __init__(self, settings: Settings) -> None:
+        ids = list(settings.shard_ids) if settings.shard_ids is not None else None
+        super().__init__(settings, shard_count=settings.shard_count, shard_ids=ids)
+
+
 def create_bot(env: Mapping[str, str]) -> ReelBot:
-    """An unstarted bot built from `env` alone (never os.environ). Raises ConfigError on bad config."""
-    return ReelBot(load_settings(env))
+    """An unstarted bot built from `env` alone (never os.environ). Raises ConfigError on bad config.
+    With SHARD_COUNT it is a ShardedReelBot (a commands.AutoShardedBot), else a plain commands.Bot."""
+    settings = load_settings(env)
+    return ShardedReelBot(settings) if settings.sharded else ReelBot(settings)

@@ -78,6 +78,12 @@ class Settings:
     max_download_bytes: int = 512 * 1024 * 1024
     health_port: int | None = None
     data_dir: str = "data"
+    shard_count: int | None = None  # SHARD_COUNT: run as an AutoShardedBot with this many shards in all
+    shard_ids: tuple[int, ...] | None = None  # SHARD_IDS: the shards this process runs (None: all of them)
+
+    @property
+    def sharded(self) -> bool:
+        return self.shard_count is not None
 
     @property
     def provider_names(self) -> tuple[str, ...]:
@@ -117,6 +123,34 @@ def _int(env: Mapping[str, str], name: str, default: int, problems: list[str], *
 def _secret(env: Mapping[str, str], name: str) -> Secret | None:
     raw = (env.get(name) or "").strip()
     return Secret(raw) if raw else None
+
+
+def _shards(env: Mapping[str, str], database_url: str, problems: list[str]) -> tuple[int | None, tuple[int, ...] | None]:
+    """SHARD_COUNT (shards in all) and SHARD_IDS (comma list: the ones this process runs)."""
+    count: int | None = None
+    if (env.get("SHARD_COUNT") or "").strip():
+        count = _int(env, "SHARD_COUNT", 0, problems, minimum=1) or None
+    raw_ids = (env.get("SHARD_IDS") or "").strip()
+    if not raw_ids:
+        return count, None
+    ids: list[int] = []
+    for part in (p.strip() for p in raw_ids.split(",")):
+        if not (part.isascii() and part.isdigit()):  # "²".isdigit() is true, but int("²") fails
+            problems.append(f"SHARD_IDS must be comma-separated shard numbers, got {part!r}")
+        elif int(part) in ids:
+            problems.append(f"SHARD_IDS names shard {part} twice")
+        elif count is not None and int(part) >= count:
+            problems.append(f"SHARD_IDS names shard {part}, but SHARD_COUNT={count} means shards 0 to {count - 1}")
+        else:
+            ids.append(int(part))
+    if count is None:
+        problems.append("SHARD_IDS needs SHARD_COUNT (the number of shards across every process)")
+    elif ids and len(ids) < count and not database_url.startswith(("postgresql://", "postgres://")):
+        problems.append(
+            "SHARD_IDS runs only some shards in this process, so other processes run the rest: they must share "
+            "quotas and jobs through DATABASE_URL=postgresql://…, not SQLite"
+        )
+    return count, tuple(sorted(ids)) or None
 
 
 def load_settings(env: Mapping[str, str], *, require_token: bool = False) -> Settings:
@@ -183,6 +217,8 @@ def load_settings(env: Mapping[str, str], *, require_token: bool = False) -> Set
         if health_port > 65535:
             problems.append(f"HEALTH_PORT must be a port number (0-65535), got {health_port}")
 
+    shard_count, shard_ids = _shards(env, database_url, problems)
+
     log_level = (env.get("LOG_LEVEL") or "INFO").strip().upper()
     if log_level not in LOG_LEVELS:
         problems.append(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
@@ -208,4 +244,6 @@ def load_settings(env: Mapping[str, str], *, require_token: bool = False) -> Set
         max_download_bytes=max_download,
         health_port=health_port,
         data_dir=(env.get("DATA_DIR") or "data").strip(),
+        shard_count=shard_count,
+        shard_ids=shard_ids,
     )

@@ -3,6 +3,11 @@
 One dispatcher task takes queued jobs (round-robin by user) while fewer than MAX_ACTIVE_JOBS are
 in flight at providers; each started job gets its own task. Every step is recorded in storage
 first, so a restart resumes each job where it was and delivers it exactly once.
+
+With a `worker_id` (several processes sharing PostgreSQL), the dispatcher claims jobs from the database
+instead of its own list: a claim leases the job to this worker, a heartbeat renews the leases, and
+jobs whose worker stopped renewing are taken over by another. MAX_ACTIVE_JOBS then counts every
+worker's jobs, and each state change is fenced by the lease, so a worker that lost a job changes nothing.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import contextlib
 import logging
 import statistics
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
@@ -34,13 +39,14 @@ from bot.errors import (
 )
 from bot.providers.base import VideoProvider, check_request
 from bot.quotas import Quotas
-from bot.storage import Storage
+from bot.storage import QueueView, Storage
 
 log = logging.getLogger(__name__)
 
 # Errors that mean "this provider is down", so an unaccepted job may move to the next provider.
 FALLBACK_ERRORS = (ProviderUnavailableError, ProviderRateLimitError, ProviderCreditsError)
 FILE_SCHEME = "file://"
+LEASE_S = 30.0  # a worker renews its leases every third of this; a dead worker's jobs move on after it
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +92,8 @@ class JobRunner:
         max_active: int,
         timeout_s: float,
         max_download_bytes: int,
+        worker_id: str | None = None,
+        lease_s: float = LEASE_S,
     ) -> None:
         if not providers:
             raise ValueError("at least one provider is needed")
@@ -114,6 +122,12 @@ class JobRunner:
         self._positions_dirty = False
         self._dispatcher: asyncio.Task[None] | None = None
         self._accepting = True
+        # Shared queue (worker_id set): the jobs live in the database; _queue mirrors its waiting jobs.
+        self.worker_id = worker_id
+        self.lease_s = lease_s
+        self._view: QueueView | None = None
+        self._enqueued_here: set[int] = set()  # whose status messages this process keeps up to date
+        self._heartbeat: asyncio.Task[None] | None = None
 
     @property
     def primary(self) -> VideoProvider:
@@ -121,26 +135,42 @@ class JobRunner:
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
+    @property
+    def shared(self) -> bool:
+        """True when several workers share the queue through the database."""
+        return self.worker_id is not None
+
     async def start(self) -> None:
-        """Resume every unfinished job, then start dispatching."""
-        for job in await self.storage.jobs_in_states(
-            (JobState.QUEUED, JobState.SUBMITTING, JobState.RUNNING, JobState.DELIVERING)
-        ):
-            await self._resume(job)
+        """Resume every unfinished job (shared: take over the jobs of dead workers), then start dispatching."""
+        if self.shared:
+            now, until = self.clock.now(), self._lease_end()
+            for job in await self.storage.take_over_expired(self.worker_id, now=now, lease_until=until):
+                await self._resume(job)
+            self._heartbeat = asyncio.create_task(self._heartbeat_loop(), name="reelbot-heartbeat")
+        else:
+            for job in await self.storage.jobs_in_states(
+                (JobState.QUEUED, JobState.SUBMITTING, JobState.RUNNING, JobState.DELIVERING)
+            ):
+                await self._resume(job)
         self._dispatcher = asyncio.create_task(self._dispatch_loop(), name="reelbot-dispatcher")
         self._wake.set()
 
     async def stop(self) -> None:
         """Stop taking and running jobs; every job keeps its stored state for the next start."""
         self._accepting = False
-        tasks = [t for t in (self._dispatcher, *self._tasks.values()) if t is not None]
+        tasks = [t for t in (self._dispatcher, self._heartbeat, *self._tasks.values()) if t is not None]
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
-        self._dispatcher = None
+        self._dispatcher = self._heartbeat = None
+        if self.shared:  # hand the jobs over now rather than after the lease runs out
+            try:
+                await self.storage.release_leases(self.worker_id)
+            except Exception:
+                log.exception("could not release the leases of worker %s", self.worker_id)
 
     @property
     def alive(self) -> bool:
@@ -157,6 +187,8 @@ class JobRunner:
     def enqueue(self, job: Job) -> int:
         """Queue a stored job; returns its 1-based position."""
         self._queue.append(job)
+        if self.shared:
+            self._enqueued_here.add(job.id)
         positions = self._queue_positions()
         self._positions_dirty = True  # a newcomer can move ahead of a busy user's jobs: tell them
         self._wake.set()
@@ -194,7 +226,7 @@ class JobRunner:
             ))  # fmt: skip
         elif job.state in (JobState.SUBMITTING, JobState.RUNNING):
             if job.state is JobState.SUBMITTING:
-                await self.storage.transition(job.id, (JobState.SUBMITTING,), JobState.RUNNING)
+                await self.storage.transition(job.id, (JobState.SUBMITTING,), JobState.RUNNING, held_by=self.worker_id)
             self._start_task(job, in_flight=True)
         elif job.state is JobState.DELIVERING:
             self._start_task(job, in_flight=False)
@@ -206,7 +238,9 @@ class JobRunner:
         while self._accepting:
             await self._wake.wait()
             self._wake.clear()
-            while self._queue and len(self._in_flight) < self.max_active:
+            if self.shared:
+                await self._claim_shared()
+            while not self.shared and self._queue and len(self._in_flight) < self.max_active:
                 job = self._queue.pop(self._next_index())
                 self._starts += 1
                 self._last_start[job.user_id] = self._starts
@@ -216,14 +250,41 @@ class JobRunner:
                 self._positions_dirty = False
                 await self._announce_positions()
 
-    def _next_index(self) -> int:
-        """Round-robin by user: the queued job whose user has the fewest jobs in flight, then whose user
-        started a job least recently, then the oldest."""
+    async def _claim_shared(self) -> None:
+        """Claim jobs from the database while the global cap allows, then mirror the waiting ones."""
+        try:
+            while self._accepting:
+                job = await self.storage.claim_next_job(self.worker_id, max_active=self.max_active,  # type: ignore[arg-type]
+                                                        lease_until=self._lease_end())  # fmt: skip
+                if job is None:
+                    break
+                self._start_task(job, in_flight=True)
+                self._positions_dirty = True
+            view = await self.storage.queue_view()
+        except Exception:  # the database is away: try again at the next wake or heartbeat
+            log.exception("claiming jobs from the database failed")
+            return
+        if [j.id for j in view.jobs] != [j.id for j in self._queue]:
+            self._positions_dirty = True
+        self._view, self._queue = view, list(view.jobs)
+        self._enqueued_here &= {j.id for j in view.jobs}
+
+    def _fairness(self) -> tuple[dict[int, int], dict[int, int]]:
+        """Per user: jobs holding a provider slot, and the sequence number of their last start (shared: as
+        the database counts them across every worker)."""
+        if self._view is not None:
+            return dict(self._view.holding), dict(self._view.last_claim)
         running: dict[int, int] = {}
         for job_id in self._in_flight:
             task_job = self._task_jobs.get(job_id)
             if task_job is not None:
                 running[task_job.user_id] = running.get(task_job.user_id, 0) + 1
+        return running, dict(self._last_start)
+
+    def _next_index(self) -> int:
+        """Round-robin by user: the queued job whose user has the fewest jobs in flight, then whose user
+        started a job least recently, then the oldest."""
+        running, _ = self._fairness()
         best, best_key = 0, None
         for index, job in enumerate(self._queue):
             key = (running.get(job.user_id, 0), self._last_start.get(job.user_id, float("-inf")), job.id)
@@ -234,14 +295,9 @@ class JobRunner:
     def _queue_positions(self) -> dict[int, int]:
         """Simulate the dispatcher's picks to number the waiting jobs."""
         queue = list(self._queue)
-        last = dict(self._last_start)
-        running: dict[int, int] = {}
-        for job_id in self._in_flight:
-            task_job = self._task_jobs.get(job_id)
-            if task_job is not None:
-                running[task_job.user_id] = running.get(task_job.user_id, 0) + 1
+        running, last = self._fairness()
         order: dict[int, int] = {}
-        tick = self._starts
+        tick = max([self._starts, *last.values()])
         while queue:
             index = min(
                 range(len(queue)),
@@ -256,6 +312,8 @@ class JobRunner:
     async def _announce_positions(self) -> None:
         old, self._positions = self._positions, self._queue_positions()
         for job in self._queue:
+            if self.shared and job.id not in self._enqueued_here:
+                continue  # another process's job: that process keeps its status message
             position = self._positions.get(job.id)
             if position != old.get(job.id):
                 await self._notify(job, JobProgress(JobState.QUEUED, position=position))
@@ -311,7 +369,7 @@ class JobRunner:
                 continue
             if not await self.storage.transition(
                 job.id, (JobState.QUEUED, JobState.SUBMITTING), JobState.SUBMITTING,
-                provider=name, started_at=self.clock.now(),
+                provider=name, started_at=self.clock.now(), held_by=self.worker_id,
             ):  # fmt: skip
                 raise asyncio.CancelledError  # cancelled while waiting
             job = await self._fresh(job)
@@ -329,7 +387,7 @@ class JobRunner:
             if status.state is ProviderState.FAILED:
                 raise _failure(status)
             target = JobState.DELIVERING if status.state is ProviderState.COMPLETED else JobState.RUNNING
-            if not await self.storage.transition(job.id, (JobState.SUBMITTING,), target):
+            if not await self.storage.transition(job.id, (JobState.SUBMITTING,), target, held_by=self.worker_id):
                 # Cancelled while the create request was on the wire: stop what the provider just accepted.
                 await self._cancel_at_provider(provider, status.provider_job_id, job.id)
                 raise asyncio.CancelledError
@@ -385,7 +443,7 @@ class JobRunner:
 
     async def _enter_delivery(self, job: Job, status: ProviderStatus) -> Job:
         await self.storage.update_job(job.id, video_url=_video_location(status))
-        if not await self.storage.transition(job.id, (JobState.RUNNING,), JobState.DELIVERING):
+        if not await self.storage.transition(job.id, (JobState.RUNNING,), JobState.DELIVERING, held_by=self.worker_id):
             raise asyncio.CancelledError
         return await self._fresh(job)
 
@@ -422,6 +480,8 @@ class JobRunner:
                         f"clip of {size} bytes is over this channel's upload limit and the provider gave no link"
                     )
                 path = None
+            if self.shared and not await self._still_held(job):
+                raise asyncio.CancelledError  # taken over while stalled: the new owner delivers it
             message_id = await self.observer.deliver(job, path, url, size)
             await self._complete(job, message_id)
         finally:
@@ -430,7 +490,7 @@ class JobRunner:
     async def _complete(self, job: Job, message_id: int) -> None:
         await self.storage.transition(
             job.id, (JobState.DELIVERING,), JobState.COMPLETED,
-            result_message_id=message_id, finished_at=self.clock.now(),
+            result_message_id=message_id, finished_at=self.clock.now(), held_by=self.worker_id,
         )  # fmt: skip
         log.info("job %s delivered", job.id, extra={"job_id": job.id, "user_id": job.user_id})
 
@@ -438,6 +498,7 @@ class JobRunner:
         moved = await self.storage.transition(
             job.id, (JobState.QUEUED, JobState.SUBMITTING, JobState.RUNNING, JobState.DELIVERING),
             JobState.FAILED, failure_reason=error.public_message[:500], finished_at=self.clock.now(),
+            held_by=self.worker_id,
         )  # fmt: skip
         if not moved:
             return
@@ -491,6 +552,37 @@ class JobRunner:
             await provider.cancel(provider_job_id)
         except ReelbotError as error:
             log.warning("could not cancel job %s at %s: %s", job_id, provider.name, error)
+
+    # --- shared queue: leases ----------------------------------------------------------------------
+
+    def _lease_end(self) -> datetime:
+        return self.clock.now() + timedelta(seconds=self.lease_s)
+
+    async def _still_held(self, job: Job) -> bool:
+        """Renew this worker's lease on `job`; false when another worker has taken it over."""
+        return job.id in await self.storage.renew_leases(self.worker_id, [job.id], self._lease_end())  # type: ignore[arg-type]
+
+    async def _heartbeat_loop(self) -> None:
+        while self._accepting:
+            await self.clock.sleep(self.lease_s / 3)
+            try:
+                await self.heartbeat()
+            except Exception:  # the database is away: the next beat tries again
+                log.exception("heartbeat of worker %s failed", self.worker_id)
+
+    async def heartbeat(self) -> None:
+        """Renew the leases of this worker's running jobs, take over the jobs of workers that stopped
+        renewing theirs, and look for claimable work. A task whose job was taken over is left to run into
+        its next (fenced) state change, which fails: cancelling it mid-create could orphan a generation."""
+        await self.storage.renew_leases(self.worker_id, list(self._tasks), self._lease_end())  # type: ignore[arg-type]
+        for job in await self.storage.take_over_expired(self.worker_id, now=self.clock.now(),  # type: ignore[arg-type]
+                                                        lease_until=self._lease_end()):  # fmt: skip
+            if job.id in self._tasks:
+                continue  # our own job whose lease lapsed while we were slow: it is ours again
+            log.warning("job %s taken over from a worker that stopped renewing its lease", job.id,
+                        extra={"job_id": job.id})  # fmt: skip
+            await self._resume(job)
+        self._wake.set()
 
     def _past_deadline(self, job: Job) -> bool:
         return self.clock.now() >= job.created_at + timedelta(seconds=self.timeout_s)

@@ -1,12 +1,13 @@
-"""The only module that speaks SQL. SQLite through aiosqlite (WAL); numbered migrations; every
-quota-relevant change is one atomic statement."""
+"""Storage speaks SQL (with its PostgreSQL twin, bot/storage_pg.py; nothing else does). SQLite through
+aiosqlite (WAL); numbered migrations; every quota-relevant change is one atomic statement.
+`open_storage(database_url)` picks the backend: SQLite by default, PostgreSQL for several processes."""
 
 from __future__ import annotations
 
 import json
-import re
 import logging
-from dataclasses import asdict
+import re
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -20,6 +21,11 @@ log = logging.getLogger(__name__)
 
 ACTIVE_STATES = tuple(s.value for s in JobState if s.active)
 IN_FLIGHT_STATES = (JobState.SUBMITTING.value, JobState.RUNNING.value)
+# States whose worker holds a lease: the job's task lives in exactly one process.
+LEASED_STATES = (JobState.SUBMITTING.value, JobState.RUNNING.value, JobState.DELIVERING.value)
+LEASABLE_STATES = (JobState.QUEUED.value, *LEASED_STATES)  # a claimed job is leased before it starts
+# A job holds a provider slot (counts against MAX_ACTIVE_JOBS) from its claim until it leaves RUNNING.
+HOLDING_SLOT = "(state IN ('submitting', 'running') OR (state = 'queued' AND owner IS NOT NULL))"
 
 _JOB_COLUMNS = (
     "id, guild_id, channel_id, user_id, request, state, cost, created_at, started_at, finished_at, "
@@ -82,8 +88,21 @@ def _job(row: aiosqlite.Row) -> Job:
     )
 
 
-def migration_scripts() -> list[tuple[int, str]]:
+@dataclass(frozen=True, slots=True)
+class QueueView:
+    """The shared queue as the database sees it: unclaimed queued jobs (oldest first) and, per user, the
+    jobs holding a provider slot and the sequence number of their last claim (for round-robin turns)."""
+
+    jobs: list[Job] = field(default_factory=list)
+    holding: dict[int, int] = field(default_factory=dict)
+    last_claim: dict[int, int] = field(default_factory=dict)
+
+
+def migration_scripts(dialect: str = "sqlite") -> list[tuple[int, str]]:
+    """(number, script) of every migration of `dialect` ("sqlite": migrations/, "postgres": migrations/postgres/)."""
     folder = resources.files("bot") / "migrations"
+    if dialect != "sqlite":
+        folder = folder / dialect
     scripts = []
     for entry in folder.iterdir():
         name = entry.name
@@ -108,7 +127,7 @@ class Storage:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._db = await aiosqlite.connect(self.path, isolation_level=None)
         self._db.row_factory = aiosqlite.Row
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=5000", "foreign_keys=ON"):
+        for pragma in ("busy_timeout=5000", "journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
             await self._run(f"PRAGMA {pragma}")
         await self.migrate()
 
@@ -125,6 +144,11 @@ class Storage:
                 continue
             await self._run("BEGIN IMMEDIATE")
             try:
+                # Another process may have migrated while we waited for the write lock: read again inside it.
+                version = (await self._one("PRAGMA user_version"))[0]
+                if number <= version:
+                    await self._run("COMMIT")
+                    continue
                 for statement in _split_sql(script):
                     await self._run(statement)
                 await self._run(f"PRAGMA user_version = {int(number)}")
@@ -222,12 +246,16 @@ class Storage:
         )
         return int(row[0])
 
-    async def transition(self, job_id: int, from_states: tuple[JobState, ...], to: JobState, **fields: Any) -> bool:
-        """Compare-and-set: move the job to `to` only if it is in one of `from_states`."""
+    async def transition(
+        self, job_id: int, from_states: tuple[JobState, ...], to: JobState, *, held_by: str | None = None, **fields: Any
+    ) -> bool:
+        """Compare-and-set: move the job to `to` only if it is in one of `from_states` (and, with `held_by`,
+        only while that worker holds its lease: a worker whose job was taken over changes nothing)."""
         assignments, values = _assignments(fields)
+        fence = "" if held_by is None else " AND owner = ?"
         changed = await self._run(
-            f"UPDATE jobs SET state = ?{assignments} WHERE id = ? AND state IN ({_marks(from_states)})",
-            (to.value, *values, job_id, *(s.value for s in from_states)),
+            f"UPDATE jobs SET state = ?{assignments} WHERE id = ? AND state IN ({_marks(from_states)}){fence}",
+            (to.value, *values, job_id, *(s.value for s in from_states), *(() if held_by is None else (held_by,))),
         )
         return changed == 1
 
@@ -235,6 +263,81 @@ class Storage:
         assignments, values = _assignments(fields)
         if assignments:
             await self._run(f"UPDATE jobs SET {assignments[2:]} WHERE id = ?", (*values, job_id))
+
+    # --- workers sharing the queue (leases) ----------------------------------------------------------
+    # SQLite runs one writer at a time, so each of these single statements is atomic on its own.
+
+    async def claim_next_job(self, worker_id: str, *, max_active: int, lease_until: datetime) -> Job | None:
+        """Give `worker_id` the next queued job, round-robin by user (fewest jobs holding a slot, then the
+        longest since their last claim, then the oldest job), only while fewer than `max_active` jobs hold a
+        provider slot across every worker. None when nothing is waiting or every slot is taken."""
+        row = await self._one(
+            f"""UPDATE jobs SET owner = ?, lease_until = ?,
+                  claim_seq = (SELECT COALESCE(MAX(claim_seq), 0) + 1 FROM jobs)
+                WHERE id = (
+                  SELECT j.id FROM jobs j
+                  WHERE j.state = 'queued' AND j.owner IS NULL
+                    AND (SELECT COUNT(*) FROM jobs WHERE {HOLDING_SLOT}) < ?
+                  ORDER BY (SELECT COUNT(*) FROM jobs f WHERE f.user_id = j.user_id
+                              AND (f.state IN ('submitting', 'running') OR (f.state = 'queued' AND f.owner IS NOT NULL))),
+                           (SELECT MAX(l.claim_seq) FROM jobs l WHERE l.user_id = j.user_id),
+                           j.id
+                  LIMIT 1)
+                RETURNING {_JOB_COLUMNS}""",
+            (worker_id, _ts(lease_until), max_active),
+        )
+        return _job(row) if row else None
+
+    async def renew_leases(self, worker_id: str, job_ids: list[int], lease_until: datetime) -> set[int]:
+        """Extend `worker_id`'s leases on `job_ids`; returns the ids it still holds (a job that was taken
+        over, cancelled or finished is not renewed, and its task should stop)."""
+        if not job_ids:
+            return set()
+        rows = await self._all(
+            f"""UPDATE jobs SET lease_until = ? WHERE owner = ? AND id IN ({_marks(tuple(job_ids))})
+                AND state IN ({_marks(LEASABLE_STATES)}) RETURNING id""",
+            (_ts(lease_until), worker_id, *job_ids, *LEASABLE_STATES),
+        )
+        return {int(r[0]) for r in rows}
+
+    async def take_over_expired(self, worker_id: str, *, now: datetime, lease_until: datetime) -> list[Job]:
+        """Jobs whose worker stopped renewing: claimed-but-unstarted ones go back to the queue; started ones
+        (submitting, running, delivering) become `worker_id`'s, each taken by exactly one worker."""
+        await self._run(
+            "UPDATE jobs SET owner = NULL, lease_until = NULL WHERE state = 'queued' AND owner IS NOT NULL "
+            "AND lease_until < ?",
+            (_ts(now),),
+        )
+        rows = await self._all(
+            f"""UPDATE jobs SET owner = ?, lease_until = ?
+                WHERE state IN ({_marks(LEASED_STATES)}) AND (owner IS NULL OR lease_until IS NULL OR lease_until < ?)
+                RETURNING {_JOB_COLUMNS}""",
+            (worker_id, _ts(lease_until), *LEASED_STATES, _ts(now)),
+        )
+        return sorted((_job(r) for r in rows), key=lambda job: job.id)
+
+    async def release_leases(self, worker_id: str) -> int:
+        """Give up every lease of `worker_id` (a clean shutdown): others take the jobs over at once."""
+        return await self._run(
+            f"UPDATE jobs SET owner = NULL, lease_until = NULL WHERE owner = ? AND state IN ({_marks(LEASABLE_STATES)})",
+            (worker_id, *LEASABLE_STATES),
+        )
+
+    async def queue_view(self) -> QueueView:
+        """The shared queue, to number waiting jobs in the order claims will take them."""
+        rows = await self._all(
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE state = 'queued' AND owner IS NULL ORDER BY id"
+        )
+        holding = await self._all(f"SELECT user_id, COUNT(*) FROM jobs WHERE {HOLDING_SLOT} GROUP BY user_id")
+        last = await self._all(
+            """SELECT q.user_id, (SELECT MAX(l.claim_seq) FROM jobs l WHERE l.user_id = q.user_id)
+               FROM (SELECT DISTINCT user_id FROM jobs WHERE state = 'queued' AND owner IS NULL) q"""
+        )
+        return QueueView(
+            jobs=[_job(r) for r in rows],
+            holding={int(r[0]): int(r[1]) for r in holding},
+            last_claim={int(r[0]): int(r[1]) for r in last if r[1] is not None},
+        )
 
     async def recent_durations(self, provider: str, model: str | None, limit: int = 20) -> list[float]:
         """Seconds from start to finish of recent successful jobs (for an honest ETA)."""
@@ -261,6 +364,25 @@ class Storage:
     async def _all(self, sql: str, params: tuple = ()) -> list[aiosqlite.Row]:
         async with self.db.execute(sql, params) as cursor:
             return list(await cursor.fetchall())
+
+
+def is_postgres_url(database_url: str) -> bool:
+    return database_url.startswith(("postgresql://", "postgres://"))
+
+
+async def open_storage(database_url: str) -> Storage:
+    """Open (and migrate) the database `database_url` names: `sqlite:///path` or `postgresql://…`."""
+    if is_postgres_url(database_url):
+        from bot.storage_pg import PostgresStorage  # asyncpg is only needed for PostgreSQL
+
+        storage: Storage = PostgresStorage(database_url)  # type: ignore[assignment]  # the same public methods
+    else:
+        path = database_url.removeprefix("sqlite:///").removeprefix("sqlite://")
+        if path == database_url:
+            raise ValueError(f"not a sqlite:/// or postgresql:// URL: {database_url.split(':')[0]}")
+        storage = Storage(path)
+    await storage.open()
+    return storage
 
 
 def _marks(values: tuple) -> str:
