@@ -135,6 +135,15 @@ def delivered_elsewhere_embed(job: Job, jump_url: str) -> discord.Embed:
     return embed
 
 
+def deleted_embed(job: Job, by_user_id: int) -> discord.Embed:
+    """The status message of a job whose clip was deleted with its Delete button."""
+    embed = discord.Embed(title="🗑️ Deleted", description=f"The video was deleted by <@{by_user_id}>.",
+                          colour=COLOURS[JobState.CANCELLED])  # fmt: skip
+    embed.add_field(name="Prompt", value=shorten(job.request.prompt, PROMPT_PREVIEW), inline=False)
+    embed.set_footer(text=_footer(job, None))
+    return embed
+
+
 def _footer(job: Job, provider_name: str | None) -> str:
     parts = [job_marker(job.id)]
     if provider_name:

@@ -16,6 +16,7 @@ import discord
 from bot.domain import Job, JobState, VideoRequest
 from bot.errors import InvalidRequestError
 from bot.jobs import JobRunner
+from cogs import _render
 from cogs._modals import EditPromptModal
 from cogs.errors import report
 
@@ -103,7 +104,7 @@ async def result_action(interaction: discord.Interaction, action: str, job_id: i
         await interaction.response.send_message(REFUSALS[action], ephemeral=True)
         return
     if action == "delete":
-        await delete_result(interaction)
+        await delete_result(interaction, job)
     elif action == "edit":
         await interaction.response.send_modal(EditPromptModal(job, bot))  # a modal must be the first response
     else:
@@ -135,8 +136,9 @@ def extension_request(job: Job, runner: JobRunner | None) -> VideoRequest:
     )  # fmt: skip
 
 
-async def delete_result(interaction: discord.Interaction) -> None:
-    """Remove the clip's message (the bot's own, so no extra permission is needed)."""
+async def delete_result(interaction: discord.Interaction, job: Job) -> None:
+    """Remove the clip's message (the bot's own, so no extra permission is needed). Where the clip was posted
+    apart from its status message, the status message stops pointing at it."""
     await interaction.response.defer()
     if interaction.message is None:
         return
@@ -147,6 +149,10 @@ async def delete_result(interaction: discord.Interaction) -> None:
     except discord.HTTPException as error:
         log.info("could not delete a result message: HTTP %s code %s", error.status, error.code)
         await interaction.followup.send("Discord would not let me delete that message.", ephemeral=True)
+        return
+    if job.status_message_id and job.status_message_id != interaction.message.id:
+        observer = interaction.client.get_cog("Video").observer  # type: ignore[attr-defined]
+        await observer.edit_status(job, embed=_render.deleted_embed(job, interaction.user.id), view=None)
 
 
 DYNAMIC_ITEMS = (CancelButton, ResultButton)

@@ -130,11 +130,12 @@ async def test_reroll_goes_through_the_quota(simcord_env, world, fake_luma):
 
 
 async def test_buttons_work_after_a_restart(simcord_env, simcord_bot, bot_env, world, fake_luma):
-    """A result posted before a restart still answers: Re-roll starts a job credited to the original."""
+    """A result posted before a restart, clicked a day later, still answers: Re-roll starts a credited job."""
     _, channel, alice, bob = world
     first = await first_result(simcord_env, alice, channel)
     new_bot = await restart(simcord_env, simcord_bot, bot_env)
     try:
+        await simcord_env.advance_time(24 * 3600)  # long past any view timeout or interaction token
         refused = await bob.click(first, label="Delete")
         assert refused.ephemeral and "Only the person" in refused.response.content
         await alice.click(first, label="Re-roll")
@@ -352,6 +353,23 @@ async def test_delete_by_the_requester_removes_the_clip(simcord_env, world, fake
     await alice.click(first, label="Delete")
     assert results(channel) == []
     assert first.id not in [m.id for m in channel.history()]
+
+
+async def test_delete_of_a_clip_posted_after_the_token_expired_updates_the_status(simcord_env, world, fake_luma):
+    """Deleting a clip posted as its own channel message also turns its status ('Jump to the video') into 'Deleted'."""
+    fake_luma.polls_to_complete = None
+    _, channel, alice, _ = world
+    started = await alice.slash(channel, "video", prompt=PROMPT)
+    await advance_until(simcord_env, lambda: fake_luma.generations, step=1)
+    for _ in range(16):
+        await simcord_env.advance_time(60)
+    fake_luma.set_state(next(iter(fake_luma.generations)), "completed")
+    await advance_until(simcord_env, lambda: results(channel))
+    assert started.response.embeds[0].title == "✅ Done"
+    await alice.click(results(channel)[0], label="Delete")
+    assert results(channel) == []
+    assert started.response.embeds[0].title == "🗑️ Deleted"
+    assert "Jump" not in (started.response.embeds[0].description or "")
 
 
 async def test_delete_by_an_admin_removes_the_clip(simcord_env, world, fake_luma, admin):
