@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
+from bot import metrics
 from bot.domain import Job
 from bot.errors import DeliveryError, ReelbotError
 from bot.jobs import JobProgress
@@ -112,6 +113,7 @@ class DiscordObserver:
                 if message.author.id == self.bot.user.id and _render.is_result_of(message, job.id):  # type: ignore[union-attr]
                     return message.id
         except discord.HTTPException as error:
+            _count_error("find_delivery", error)
             log.warning("could not look for an earlier delivery of job %s: %s", job.id, error)
         return None
 
@@ -128,22 +130,24 @@ class DiscordObserver:
         try:
             if video is not None:
                 try:
-                    return await self._post(job, embed(None), video, None)
+                    message_id = await self._post(job, embed(None), video, None)
+                    self.forget(job.id)
+                    return message_id
                 except discord.HTTPException as error:
                     if not _too_large(error) or video_url is None:
                         raise
+                    _count_error("upload", error)
                     log.info("upload of job %s refused as too large; posting the link", job.id)
             if video_url is None:
                 raise DeliveryError("no file and no link to post")
-            return await self._post(job, embed(video_url), None, video_url)
+            message_id = await self._post(job, embed(video_url), None, video_url)
         except discord.HTTPException as error:
-            raise DeliveryError(
-                f"discord refused the result: HTTP {error.status} code {error.code}",
-                public_message=f"The video was ready but Discord refused it ({error.text or error.status}). "
-                "Your quota was refunded.",
-            ) from None
-        finally:
-            self.forget(job.id)
+            # The job is kept tracked: job_ended tells the requester (privately too) and then forgets it.
+            self._cancel_flush(job.id)
+            _count_error("deliver", error)
+            raise _delivery_error(job, error) from None
+        self.forget(job.id)
+        return message_id
 
     async def _post(self, job: Job, embed: discord.Embed, video: Path | None, link: str | None) -> int:
         files = [discord.File(video, filename=f"reelbot-{job.id}.mp4")] if video is not None else []
@@ -176,8 +180,32 @@ class DiscordObserver:
     async def job_ended(self, job: Job, error: ReelbotError | None) -> None:
         self._cancel_flush(job.id)
         text = error.public_message if error is not None else "Cancelled. Your quota was refunded."
-        await self.edit_status(job, embed=_render.ended_embed(job, text, self.provider_name(job)), view=None)
+        shown = await self.edit_status(job, embed=_render.ended_embed(job, text, self.provider_name(job)), view=None)
+        if not shown or isinstance(error, DeliveryError):
+            # The public message could not say it, or the channel itself is the problem: tell the requester.
+            await self.tell_privately(job, text)
         self.forget(job.id)
+
+    async def tell_privately(self, job: Job, text: str) -> bool:
+        """Reach the requester directly: an ephemeral followup while the interaction token lives, else a DM.
+        False (and a log line) when neither got through, e.g. DMs closed."""
+        text = f"Your video (job {job.id}) in <#{job.channel_id}>: {text}"[:2000]
+        interaction = self._live(job.id)
+        if interaction is not None:
+            try:
+                await interaction.followup.send(text, ephemeral=True)
+                return True
+            except discord.HTTPException as error:
+                _count_error("followup", error)
+        try:
+            channel = await self.bot.create_dm(discord.Object(id=job.user_id))
+            await channel.send(text)
+            return True
+        except discord.HTTPException as error:
+            _count_error("dm", error)
+            log.warning("could not tell user %s about job %s: HTTP %s code %s", job.user_id, job.id,
+                        error.status, error.code)  # fmt: skip
+            return False
 
     # --- Discord I/O ----------------------------------------------------------------------------
 
@@ -187,11 +215,11 @@ class DiscordObserver:
             channel = self.bot.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
         return channel  # type: ignore[return-value]
 
-    async def edit_status(self, job: Job, *, embed: discord.Embed, view: discord.ui.View | None) -> None:
+    async def edit_status(self, job: Job, *, embed: discord.Embed, view: discord.ui.View | None) -> bool:
         """Edit the status message: through the interaction while its token lives, else as the bot's own
-        channel message. A failed edit is logged and skipped; the job goes on."""
+        channel message. A failed edit is logged and skipped (False); the job goes on."""
         if not job.status_message_id:
-            return
+            return False
         interaction = self._live(job.id)
         try:
             if interaction is not None:
@@ -200,7 +228,14 @@ class DiscordObserver:
                 message = self._channel(job).get_partial_message(job.status_message_id)  # type: ignore[attr-defined]
                 await message.edit(embed=embed, view=view)
         except discord.HTTPException as error:
+            _count_error("status_edit", error)
             log.info("status edit of job %s skipped: HTTP %s code %s", job.id, error.status, error.code)
+            return False
+        except discord.RateLimited as error:  # only with max_ratelimit_timeout: never wait long for a status
+            metrics.DISCORD_ERRORS.inc(action="status_edit", status=429, code=0)
+            log.info("status edit of job %s skipped: rate limited for %.1fs", job.id, error.retry_after)
+            return False
+        return True
 
     def _cancel_flush(self, job_id: int) -> None:
         self._latest.pop(job_id, None)
@@ -211,4 +246,28 @@ class DiscordObserver:
 
 def _too_large(error: discord.HTTPException) -> bool:
     return error.status == 413 or error.code == 40005
+
+
+MISSING_ACCESS, MISSING_PERMISSIONS = 50001, 50013
+UNKNOWN_CHANNEL, UNKNOWN_MESSAGE = 10003, 10008
+
+
+def _delivery_error(job: Job, error: discord.HTTPException) -> DeliveryError:
+    """What the requester is told when Discord would not take the result, by cause."""
+    detail = f"discord refused the result: HTTP {error.status} code {error.code}"
+    if error.status == 403 or error.code in (MISSING_ACCESS, MISSING_PERMISSIONS):
+        public = (
+            f"The video was ready, but the bot lacks permission to post it in <#{job.channel_id}> (it needs View "
+            "Channel, Send Messages, Embed Links and Attach Files there). Ask a server admin to fix that. "
+            "Your quota was refunded."
+        )
+    elif error.code in (UNKNOWN_CHANNEL, UNKNOWN_MESSAGE):
+        public = "The video was ready, but its channel or status message was deleted. Your quota was refunded."
+    else:
+        public = f"The video was ready but Discord refused it ({error.text or error.status}). Your quota was refunded."
+    return DeliveryError(detail, public_message=public)
+
+
+def _count_error(action: str, error: discord.HTTPException) -> None:
+    metrics.DISCORD_ERRORS.inc(action=action, status=error.status, code=error.code)
 

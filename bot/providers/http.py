@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import logging
 import random
+import time
 from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
 
+from bot import metrics
 from bot.clock import Clock
 from bot.errors import (
     ProviderAuthError,
@@ -151,7 +153,7 @@ class HttpTransport:
         waited_for_rate_limit = 0.0
         while True:
             try:
-                return await self._once(method, path, json_body, params, timeout, accept_status)
+                return await self._timed(method, path, json_body, params, timeout, accept_status)
             except ProviderRateLimitError as error:
                 # A 429 means nothing was created, so even a create may be repeated after the wait.
                 delay = error.retry_after if error.retry_after is not None else backoff_delay(attempt + 2)
@@ -173,6 +175,22 @@ class HttpTransport:
             attempt += 1
             await self.clock.sleep(delay)
 
+    async def _timed(self, method, path, json_body, params, timeout, accept_status) -> Any:
+        """One attempt, measured for /metrics in wall-clock seconds (not the injected clock: an operator
+        wants the real latency) and counted by error code when it fails."""
+        call = metrics.call_label(method, path)
+        started = time.perf_counter()
+        try:
+            return await self._once(method, path, json_body, params, timeout, accept_status)
+        except ProviderError as error:
+            metrics.PROVIDER_ERRORS.inc(provider=self.provider, code=error.code)
+            raise
+        except aiohttp.ClientConnectorError:
+            metrics.PROVIDER_ERRORS.inc(provider=self.provider, code="connect")
+            raise
+        finally:
+            metrics.PROVIDER_LATENCY.observe(time.perf_counter() - started, provider=self.provider, call=call)
+
     async def _once(self, method, path, json_body, params, timeout, accept_status) -> Any:
         try:
             async with self.session.request(
@@ -183,7 +201,7 @@ class HttpTransport:
                 headers=self.headers,
                 timeout=timeout or self.timeout,
             ) as response:
-                text = await response.text()
+                text = await response.text(errors="replace")  # bytes that aren't UTF-8 are malformed, not a crash
                 status = response.status
                 headers = response.headers
         except aiohttp.ClientConnectorError:

@@ -162,7 +162,7 @@ def estimate_seconds(value: Any) -> float | None:
         return None
     try:
         seconds = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an integer too large for a float
         return None
     if not math.isfinite(seconds) or seconds <= 0:
         return None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import time
 import uuid
 from collections import deque
@@ -134,6 +135,13 @@ class FakeLuma:
         self.monotonic = monotonic
         self.assets_status = 200  # e.g. 404 to break every asset URL
         self.truncate_assets = False  # promise the full Content-Length, send half, drop the connection
+        self.asset_body: bytes | None = None  # serve these bytes as the video (e.g. an HTML error page)
+        # Seeded random 5xx on API requests (never on /assets): `fault_rate` of them fail, reproducibly.
+        self.fault_rate = 0.0
+        self.fault_statuses: tuple[int, ...] = (500, 502, 503)
+        self.fault_rng = random.Random(0)
+        self.faults: list[tuple[str, str, int]] = []  # (method, path, status) of every random fault served
+        self.peak_active = 0  # the most generations queued/dreaming at once
         self.generations: dict[str, FakeGeneration] = {}
         self.requests: list[RecordedRequest] = []
         self.create_count = 0
@@ -205,6 +213,12 @@ class FakeLuma:
         self.fail_next(method, path_prefix, status, '{"id": "broken", "state": ', times=times,
                        headers={"Content-Type": "application/json"})  # fmt: skip
 
+    def random_faults(self, rate: float, *, seed: int = 0, statuses: tuple[int, ...] = (500, 502, 503)) -> None:
+        """From now on a seeded `rate` of API requests (not asset downloads) get a random 5xx from `statuses`."""
+        self.fault_rate = rate
+        self.fault_rng = random.Random(seed)
+        self.fault_statuses = statuses
+
     def fail_next_generation(self, reason: str = "Job failed", *, times: int = 1) -> None:
         """The next `times` created generations end `failed` with `reason` where they would complete."""
         self._failures.extend([reason] * times)
@@ -240,6 +254,10 @@ class FakeLuma:
             self.requests.append(
                 RecordedRequest(request.method, request.path, dict(request.headers), body, dict(request.query))
             )
+        if self.fault_rate and not request.path.startswith("/assets/") and self.fault_rng.random() < self.fault_rate:
+            status = self.fault_rng.choice(self.fault_statuses)
+            self.faults.append((request.method, request.path, status))
+            return _detail(status, f"Random fault (HTTP {status})")
         injected = self._take_injection(request.method, request.path)
         if injected is not None:
             if injected.hang:
@@ -269,6 +287,7 @@ class FakeLuma:
         gen.failure_reason = failure_reason if state == "failed" else None
         if state in ("queued", "dreaming"):
             self._active.add(gen.id)
+            self.peak_active = max(self.peak_active, len(self._active))
         else:
             self._active.discard(gen.id)
         if state == "failed" and was_active:
@@ -319,6 +338,7 @@ class FakeLuma:
         )
         self.generations[gen.id] = gen
         self._active.add(gen.id)
+        self.peak_active = max(self.peak_active, len(self._active))
         self.create_count += 1
         self._create_times.append(self.monotonic())
         self.credit_balance -= self.cost_per_generation
@@ -445,6 +465,8 @@ class FakeLuma:
             return web.Response(status=self.assets_status if self.assets_status != 200 else 404, text="Not Found")
         if ext == "jpg":
             return web.Response(body=b"\xff\xd8\xff\xe0fake-thumbnail\xff\xd9", content_type="image/jpeg")
+        if self.asset_body is not None:
+            return web.Response(body=self.asset_body, headers={"Content-Type": "video/mp4"})
         size = self.video_size
         response = web.StreamResponse(headers={"Content-Type": "video/mp4"})
         response.content_length = size
