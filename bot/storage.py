@@ -4,9 +4,11 @@ aiosqlite (WAL); numbered migrations; every quota-relevant change is one atomic 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
+import sqlite3
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
@@ -127,9 +129,27 @@ class Storage:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._db = await aiosqlite.connect(self.path, isolation_level=None)
         self._db.row_factory = aiosqlite.Row
-        for pragma in ("busy_timeout=5000", "journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
-            await self._run(f"PRAGMA {pragma}")
-        await self.migrate()
+        try:
+            await self._run("PRAGMA busy_timeout=5000")
+            await self._enable_wal()
+            for pragma in ("synchronous=NORMAL", "foreign_keys=ON"):
+                await self._run(f"PRAGMA {pragma}")
+            await self.migrate()
+        except BaseException:
+            await self.close()  # an open connection's thread would keep the process from exiting
+            raise
+
+    async def _enable_wal(self, attempts: int = 50) -> None:
+        """Switch to WAL. SQLite answers "database is locked" at once, without waiting out busy_timeout, when
+        another process is switching the same new file at that moment: try again for a few seconds."""
+        for attempt in range(attempts):
+            try:
+                await self._run("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or attempt == attempts - 1:
+                    raise
+                await asyncio.sleep(0.1)
 
     async def close(self) -> None:
         if self._db is not None:
