@@ -13,8 +13,9 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY cogs ./cogs
-RUN pip install --no-compile . \
- && python -c "import bot.__main__, bot.client"
+# [postgres]: asyncpg, for DATABASE_URL=postgresql://… (several processes; see docker-compose.yml)
+RUN pip install --no-compile ".[postgres]" \
+ && python -c "import bot.__main__, bot.client, asyncpg"
 
 # --- final: the runtime only ---------------------------------------------------------------------------
 FROM python:3.11-slim

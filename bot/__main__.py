@@ -44,6 +44,7 @@ from bot.log import Redactor, setup_logging
 from bot.media import download, looks_like_video
 from bot.providers import ProviderContext, VideoProvider, build_provider
 from bot.providers.base import ALL_ASPECT_RATIOS, check_request
+from bot.storage import is_postgres_url
 
 log = logging.getLogger("reelbot")
 
@@ -322,9 +323,15 @@ async def run_check(env: Mapping[str, str]) -> int:
 
 
 async def _check_database(settings: Settings, report: _Report) -> None:
+    if is_postgres_url(settings.database_url):
+        from bot.storage_pg import probe
+
+        usable, found = await probe(settings.database_url, timeout=CHECK_TIMEOUT_S)
+        (report.good if usable else report.fail)(f"database: {found}")
+        return
     path = settings.sqlite_path
     if path is None:
-        report.fail("database: this build stores jobs in SQLite only; set DATABASE_URL=sqlite:///…")
+        report.fail("database: DATABASE_URL must be sqlite:///… or postgresql://…")
         return
     target = await asyncio.to_thread(lambda: Path(path).resolve())
     if await asyncio.to_thread(_can_write, target):

@@ -15,8 +15,10 @@ import aiohttp
 import discord
 from discord.ext import commands
 
+from bot import metrics
 from bot.clock import SystemClock
 from bot.config import Settings, load_settings
+from bot.health import HealthServer
 from bot.jobs import JobRunner
 from bot.providers import ProviderContext, build_providers
 from bot.quotas import Quotas
@@ -24,7 +26,7 @@ from bot.storage import Storage, is_postgres_url, open_storage
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.errors", "cogs.video", "cogs.quota")
+EXTENSIONS = ("cogs.errors", "cogs.video", "cogs.quota", "cogs.history", "cogs.admin")
 
 
 def discord_clock() -> SystemClock:
@@ -57,6 +59,10 @@ class ReelBot(commands.Bot):
         self.quotas: Quotas | None = None
         self.runner: JobRunner | None = None
         self._runner_started = False
+        self.health: HealthServer | None = None
+        self.gateway_connected = False
+        for event, up in (("on_connect", True), ("on_ready", True), ("on_resumed", True), ("on_disconnect", False)):
+            self.add_listener(self._gateway_listener(up), event)
 
     async def setup_hook(self) -> None:
         settings = self.settings
@@ -97,6 +103,36 @@ class ReelBot(commands.Bot):
         )
         await self.sync_commands()
         log.info("providers: %s", ", ".join(p.name for p in providers))
+        if settings.health_port is not None:
+            await self.start_health(settings.health_port)
+
+    # --- operator port (HEALTH_PORT) -----------------------------------------------------------------
+
+    def _gateway_listener(self, up: bool):
+        async def listener() -> None:
+            self.gateway_connected = up
+
+        return listener
+
+    async def start_health(self, port: int) -> None:
+        """Serve /healthz (gateway connected, database writable, runner alive) and /metrics on `port`."""
+        self.health = HealthServer(
+            {
+                "gateway": lambda: self.gateway_connected and not self.is_closed(),
+                "database": lambda: self.storage is not None and self.storage.writable(),
+                "runner": lambda: self.runner is not None and self.runner.alive,
+            },
+            port=port,
+            before_scrape=self._refresh_gauges,
+        )
+        await self.health.start()
+
+    def _refresh_gauges(self) -> None:
+        runner = self.runner
+        metrics.QUEUE_LENGTH.set(runner.queue_length if runner else 0)
+        metrics.JOBS_IN_FLIGHT.set(runner.in_flight if runner else 0)
+        metrics.RUNNER_ALIVE.set(1 if runner is not None and runner.alive else 0)
+        metrics.GATEWAY_CONNECTED.set(1 if self.gateway_connected and not self.is_closed() else 0)
 
     async def sync_commands(self) -> None:
         if self.settings.dev_guild_id:
@@ -114,6 +150,9 @@ class ReelBot(commands.Bot):
             log.info("ready as %s; job runner started", self.user)
 
     async def close(self) -> None:
+        self.gateway_connected = False
+        if self.health is not None:
+            await self.health.stop()
         if self.runner is not None:
             await self.runner.stop()
         if self.storage is not None:

@@ -28,6 +28,11 @@ SEGMIND_MODES = ("auto", "async", "sync")
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
+# Estimated USD per 5-second clip, for /videoadmin stats (longer clips scale with their length). Keys:
+# `provider:model`, `provider`, or `default`. Luma's figures are its published API rates for a 5 s 720p
+# clip; the gateways' depend on the plan, so they fall back to `default`. Override with PRICE_TABLE.
+DEFAULT_PRICE_TABLE = "luma:ray-2=0.71,luma:ray-flash-2=0.24,luma:ray-1-6=0.50,demo=0,default=0.50"
+
 
 class Secret:
     """A string that shows as `***` in repr/str, so a stray log or traceback cannot leak it."""
@@ -78,12 +83,17 @@ class Settings:
     max_download_bytes: int = 512 * 1024 * 1024
     health_port: int | None = None
     data_dir: str = "data"
+    price_table: tuple[tuple[str, float], ...] = ()  # PRICE_TABLE parsed: (key, USD per 5 s clip)
     shard_count: int | None = None  # SHARD_COUNT: run as an AutoShardedBot with this many shards in all
     shard_ids: tuple[int, ...] | None = None  # SHARD_IDS: the shards this process runs (None: all of them)
 
     @property
     def sharded(self) -> bool:
         return self.shard_count is not None
+
+    @property
+    def prices(self) -> dict[str, float]:
+        return dict(self.price_table)
 
     @property
     def provider_names(self) -> tuple[str, ...]:
@@ -135,7 +145,8 @@ def _shards(env: Mapping[str, str], database_url: str, problems: list[str]) -> t
         return count, None
     ids: list[int] = []
     for part in (p.strip() for p in raw_ids.split(",")):
-        if not (part.isascii() and part.isdigit()):  # "²".isdigit() is true, but int("²") fails
+        # "²".isdigit() is true but int("²") fails, and int() refuses over 4300 digits
+        if not (part.isascii() and part.isdigit() and len(part) <= 9):
             problems.append(f"SHARD_IDS must be comma-separated shard numbers, got {part!r}")
         elif int(part) in ids:
             problems.append(f"SHARD_IDS names shard {part} twice")
@@ -153,6 +164,33 @@ def _shards(env: Mapping[str, str], database_url: str, problems: list[str]) -> t
     return count, tuple(sorted(ids)) or None
 
 
+def parse_price_table(raw: str, problems: list[str]) -> tuple[tuple[str, float], ...]:
+    """`key=price,...` where key is `provider:model`, `provider` or `default`, and price is USD (>= 0)."""
+    prices: dict[str, float] = {}
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        key, sep, value = (s.strip() for s in part.partition("="))
+        key = key.lower()
+        provider = key.split(":", 1)[0]
+        if not sep or not key:
+            problems.append(f"PRICE_TABLE entries look like luma:ray-2=0.71, got {part!r}")
+            continue
+        if provider != "default" and provider not in PROVIDER_ORDER:
+            problems.append(f"PRICE_TABLE names unknown provider {provider!r}; known: {', '.join(PROVIDER_ORDER)}")
+            continue
+        try:
+            price = float(value)
+        except ValueError:
+            problems.append(f"PRICE_TABLE price for {key!r} must be a number, got {value!r}")
+            continue
+        if not price >= 0 or price == float("inf"):
+            problems.append(f"PRICE_TABLE price for {key!r} must be zero or more, got {value!r}")
+            continue
+        prices[key] = price
+    return tuple(prices.items())
+
+
 def load_settings(env: Mapping[str, str], *, require_token: bool = False) -> Settings:
     """Parse `env`; raise ConfigError listing every problem found."""
     problems: list[str] = []
@@ -163,7 +201,7 @@ def load_settings(env: Mapping[str, str], *, require_token: bool = False) -> Set
     dev_guild: int | None = None
     raw_guild = (env.get("DISCORD_DEV_GUILD_ID") or "").strip()
     if raw_guild:
-        if raw_guild.isascii() and raw_guild.isdigit():
+        if raw_guild.isascii() and raw_guild.isdigit() and len(raw_guild) <= 20:  # a snowflake fits 20 digits
             dev_guild = int(raw_guild)
         else:
             problems.append(f"DISCORD_DEV_GUILD_ID must be a numeric server id, got {raw_guild!r}")
@@ -219,6 +257,10 @@ def load_settings(env: Mapping[str, str], *, require_token: bool = False) -> Set
 
     shard_count, shard_ids = _shards(env, database_url, problems)
 
+    # The operator's entries on top of the defaults, so naming one model keeps the others' estimates.
+    price_table = tuple({**dict(parse_price_table(DEFAULT_PRICE_TABLE, problems)),
+                         **dict(parse_price_table(env.get("PRICE_TABLE") or "", problems))}.items())  # fmt: skip
+
     log_level = (env.get("LOG_LEVEL") or "INFO").strip().upper()
     if log_level not in LOG_LEVELS:
         problems.append(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
@@ -244,6 +286,7 @@ def load_settings(env: Mapping[str, str], *, require_token: bool = False) -> Set
         max_download_bytes=max_download,
         health_port=health_port,
         data_dir=(env.get("DATA_DIR") or "data").strip(),
+        price_table=price_table,
         shard_count=shard_count,
         shard_ids=shard_ids,
     )

@@ -29,6 +29,12 @@ class QuotaExceededError(ReelbotError):
     code = "quota_exceeded"
 
 
+class PolicyRefusedError(ReelbotError):
+    """A server rule refused the request (channel, blocklist, a blocked user): nothing is charged."""
+
+    code = "policy_refused"
+
+
 class ConfigError(ReelbotError):
     """Configuration problems, all listed at once."""
 

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import logging
 import statistics
+from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,7 +25,7 @@ from typing import Protocol
 
 import aiohttp
 
-from bot import media
+from bot import media, metrics
 from bot.clock import Clock
 from bot.domain import Job, JobState, ProviderState, ProviderStatus, VideoRequest
 from bot.errors import (
@@ -191,6 +193,7 @@ class JobRunner:
             self._enqueued_here.add(job.id)
         positions = self._queue_positions()
         self._positions_dirty = True  # a newcomer can move ahead of a busy user's jobs: tell them
+        _count(JobState.QUEUED, None)
         self._wake.set()
         return positions.get(job.id, len(self._queue))
 
@@ -293,20 +296,25 @@ class JobRunner:
         return best
 
     def _queue_positions(self) -> dict[int, int]:
-        """Simulate the dispatcher's picks to number the waiting jobs."""
-        queue = list(self._queue)
+        """Simulate the dispatcher's picks to number the waiting jobs: each pick takes the job with the smallest
+        (user's jobs in flight, user's last start, job id), as _next_index does, and makes its user the most
+        recent starter. Only each user's oldest job can be the smallest, so a heap of users gives the same order
+        in O(n log n) (a scan per pick was O(n²) per enqueue, which stalled the loop under a burst)."""
         running, last = self._fairness()
+        waiting: dict[int, deque[Job]] = {}
+        for job in sorted(self._queue, key=lambda queued: queued.id):
+            waiting.setdefault(job.user_id, deque()).append(job)
+        heap = [(running.get(user, 0), last.get(user, float("-inf")), jobs[0].id, user) for user, jobs in waiting.items()]
+        heapq.heapify(heap)
         order: dict[int, int] = {}
         tick = max([self._starts, *last.values()])
-        while queue:
-            index = min(
-                range(len(queue)),
-                key=lambda i: (running.get(queue[i].user_id, 0), last.get(queue[i].user_id, float("-inf")), queue[i].id),
-            )
-            job = queue.pop(index)
+        while heap:
+            in_flight, _, _, user = heapq.heappop(heap)
+            jobs = waiting[user]
+            order[jobs.popleft().id] = len(order) + 1
             tick += 1
-            last[job.user_id] = tick
-            order[job.id] = len(order) + 1
+            if jobs:
+                heapq.heappush(heap, (in_flight, tick, jobs[0].id, user))
         return order
 
     async def _announce_positions(self) -> None:
@@ -372,11 +380,14 @@ class JobRunner:
                 provider=name, started_at=self.clock.now(), held_by=self.worker_id,
             ):  # fmt: skip
                 raise asyncio.CancelledError  # cancelled while waiting
+            _count(JobState.SUBMITTING, name)
             job = await self._fresh(job)
             await self._notify(job, JobProgress(JobState.SUBMITTING, provider_state="sending to " + provider.display_name))
             try:
                 status = await provider.submit(request)
             except FALLBACK_ERRORS as error:
+                if getattr(error, "maybe_accepted", False):
+                    raise  # it may be running (and charged) there: another provider would charge twice
                 log.warning("provider %s unavailable before accepting job %s: %s", name, job.id, error,
                             extra={"job_id": job.id, "provider": name})  # fmt: skip
                 last_error = error
@@ -391,6 +402,7 @@ class JobRunner:
                 # Cancelled while the create request was on the wire: stop what the provider just accepted.
                 await self._cancel_at_provider(provider, status.provider_job_id, job.id)
                 raise asyncio.CancelledError
+            _count(target, name)
             log.info("job %s accepted by %s as %s", job.id, name, status.provider_job_id,
                      extra={"job_id": job.id, "provider": name})  # fmt: skip
             return await self._fresh(job), status
@@ -445,6 +457,7 @@ class JobRunner:
         await self.storage.update_job(job.id, video_url=_video_location(status))
         if not await self.storage.transition(job.id, (JobState.RUNNING,), JobState.DELIVERING, held_by=self.worker_id):
             raise asyncio.CancelledError
+        _count(JobState.DELIVERING, job.provider)
         return await self._fresh(job)
 
     async def _deliver(self, job: Job) -> None:
@@ -492,6 +505,7 @@ class JobRunner:
             job.id, (JobState.DELIVERING,), JobState.COMPLETED,
             result_message_id=message_id, finished_at=self.clock.now(), held_by=self.worker_id,
         )  # fmt: skip
+        _count(JobState.COMPLETED, job.provider)
         log.info("job %s delivered", job.id, extra={"job_id": job.id, "user_id": job.user_id})
 
     async def _fail(self, job: Job, error: ReelbotError) -> None:
@@ -502,6 +516,7 @@ class JobRunner:
         )  # fmt: skip
         if not moved:
             return
+        _count(JobState.FAILED, job.provider)
         if error.refund:
             await self.storage.refund(job.id)
         level = logging.ERROR if error.code in ("provider_auth", "provider_credits") else logging.WARNING
@@ -512,6 +527,7 @@ class JobRunner:
         """Fail and refund a job that never got going (its status message could not be posted)."""
         if await self.storage.transition(job_id, (JobState.QUEUED,), JobState.FAILED,
                                          failure_reason=reason, finished_at=self.clock.now()):  # fmt: skip
+            _count(JobState.FAILED, None)
             await self.storage.refund(job_id)
 
     async def cancel(self, job_id: int) -> Job | None:
@@ -526,6 +542,7 @@ class JobRunner:
                 finished_at=self.clock.now(),
             ):  # fmt: skip
                 return None
+            _count(JobState.CANCELLED, job.provider)
             task = self._tasks.get(job_id)
             # A create request on the wire is let finish (its task then cancels what was accepted);
             # interrupting it would leave an unknown, charged generation behind.
@@ -616,3 +633,8 @@ def _video_location(status: ProviderStatus) -> str | None:
 
 def _failure(status: ProviderStatus) -> GenerationFailedError:
     return GenerationFailedError(status.failure_reason or "", user_fault=status.user_fault)
+
+
+def _count(state: JobState, provider: str | None) -> None:
+    """/metrics: one more job entered `state` (at `provider`)."""
+    metrics.JOBS.inc(state=state.value, provider=provider or "none")

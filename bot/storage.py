@@ -110,6 +110,10 @@ def migration_scripts(dialect: str = "sqlite") -> list[tuple[int, str]]:
         name = entry.name
         if name.endswith(".sql") and name[:4].isdigit():
             scripts.append((int(name[:4]), entry.read_text()))
+    numbers = [number for number, _ in scripts]
+    if len(numbers) != len(set(numbers)):
+        # Two files with one number: the second would be skipped silently on every database.
+        raise RuntimeError(f"duplicate {dialect} migration numbers: {sorted(numbers)}")
     return sorted(scripts)
 
 
@@ -203,25 +207,39 @@ class Storage:
         concurrent_limit: int,
         parent_job_id: int | None = None,
         parent_kind: str | None = None,
+        daily_budget: int | None = None,
+        cooldown_s: float = 0,
     ) -> Job | None:
-        """Insert a queued job only if the user stays within both limits: one atomic statement, so two
+        """Insert a queued job only if the user stays within both limits (and the server within its daily
+        budget, and the user's last request is older than the cooldown): one atomic statement, so two
         commands at the same instant cannot both take the last slot. None when a limit is reached."""
+        budget_sql, budget_args = "", ()
+        if daily_budget is not None:  # the whole server's units today, capped in the same statement
+            budget_sql = "AND (SELECT COALESCE(SUM(cost), 0) FROM jobs WHERE guild_id = ? AND day = ?) + ? <= ?"
+            budget_args = (guild_id, day, cost, daily_budget)
+        cooldown_sql, cooldown_args = "", ()
+        if cooldown_s > 0:
+            cooldown_sql = "AND NOT EXISTS (SELECT 1 FROM jobs WHERE guild_id = ? AND user_id = ? AND created_at > ?)"
+            cooldown_args = (guild_id, user_id, _ts(created_at) - cooldown_s)  # type: ignore[operator]
         async with self.db.execute(
             f"""
-            INSERT INTO jobs (guild_id, channel_id, user_id, request, state, cost, day, created_at,
+            INSERT INTO jobs (guild_id, channel_id, user_id, request, state, cost, units, day, created_at,
                               parent_job_id, parent_kind)
-            SELECT ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?
+            SELECT ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?
             WHERE (SELECT COALESCE(SUM(cost), 0) FROM jobs
                    WHERE guild_id = ? AND user_id = ? AND day = ?) + ? <= ?
               AND (SELECT COUNT(*) FROM jobs
                    WHERE guild_id = ? AND user_id = ? AND state IN ({_marks(ACTIVE_STATES)})) < ?
+              {budget_sql}
+              {cooldown_sql}
             RETURNING {_JOB_COLUMNS}
             """,
             (
-                guild_id, channel_id, user_id, request_to_json(request), cost, day, _ts(created_at),
+                guild_id, channel_id, user_id, request_to_json(request), cost, cost, day, _ts(created_at),
                 parent_job_id, parent_kind,
                 guild_id, user_id, day, cost, daily_limit,
                 guild_id, user_id, *ACTIVE_STATES, concurrent_limit,
+                *budget_args, *cooldown_args,
             ),
         ) as cursor:  # fmt: skip
             row = await cursor.fetchone()
@@ -370,6 +388,198 @@ class Storage:
         )
         return [float(r[0]) for r in rows if r[0] is not None and r[0] >= 0]
 
+    # === policy, server settings and audit (issue 4: /quota, /history, /job, /videoadmin) ============
+    # Settings are read on every request, so an admin's change applies at once. Each write is one
+    # statement; None clears a setting (back to the level below it).
+
+    async def guild_settings(self, guild_id: int) -> dict[str, Any]:
+        """The server's own settings (daily_limit, concurrent_limit, daily_budget, cooldown_s); {} if none."""
+        row = await self._one(
+            "SELECT daily_limit, concurrent_limit, daily_budget, cooldown_s FROM guild_settings WHERE guild_id = ?",
+            (guild_id,),
+        )
+        return dict(row) if row else {}
+
+    async def set_guild_settings(self, guild_id: int, **fields: Any) -> None:
+        await self._upsert("guild_settings", {"guild_id": guild_id}, fields)
+
+    async def role_limits(self, guild_id: int) -> dict[int, tuple[int | None, int | None]]:
+        """role id → (daily, concurrent) for every role with a limit in this server."""
+        rows = await self._all(
+            "SELECT role_id, daily_limit, concurrent_limit FROM role_limits WHERE guild_id = ? ORDER BY role_id",
+            (guild_id,),
+        )
+        return {int(r[0]): (r[1], r[2]) for r in rows}
+
+    async def set_role_limits(self, guild_id: int, role_id: int, *, daily: int | None, concurrent: int | None) -> None:
+        await self._upsert(
+            "role_limits", {"guild_id": guild_id, "role_id": role_id}, {"daily_limit": daily, "concurrent_limit": concurrent}
+        )
+
+    async def clear_role_limits(self, guild_id: int, role_id: int) -> bool:
+        return await self._run("DELETE FROM role_limits WHERE guild_id = ? AND role_id = ?", (guild_id, role_id)) == 1
+
+    async def user_limits(self, guild_id: int, user_id: int | None = None) -> dict[int, dict[str, Any]]:
+        """user id → {daily_limit, concurrent_limit, blocked} (one user, or everyone with an entry)."""
+        rows = await self._all(
+            "SELECT user_id, daily_limit, concurrent_limit, blocked FROM user_limits WHERE guild_id = ?"
+            " AND (? IS NULL OR user_id = ?) ORDER BY user_id",
+            (guild_id, user_id, user_id),
+        )
+        return {int(r[0]): {"daily_limit": r[1], "concurrent_limit": r[2], "blocked": bool(r[3])} for r in rows}
+
+    async def set_user_limits(self, guild_id: int, user_id: int, **fields: Any) -> None:
+        """Set daily_limit / concurrent_limit / blocked for one user; fields not given keep their value."""
+        await self._upsert("user_limits", {"guild_id": guild_id, "user_id": user_id}, fields)
+
+    async def clear_user_limits(self, guild_id: int, user_id: int) -> None:
+        """Drop the user's own limits (a block stays until unblocked)."""
+        await self._run(
+            "UPDATE user_limits SET daily_limit = NULL, concurrent_limit = NULL WHERE guild_id = ? AND user_id = ?",
+            (guild_id, user_id),
+        )
+        await self._run("DELETE FROM user_limits WHERE guild_id = ? AND user_id = ? AND blocked = 0", (guild_id, user_id))
+
+    async def cost_weights(self, guild_id: int) -> dict[str, int]:
+        rows = await self._all("SELECT option, weight FROM cost_weights WHERE guild_id = ?", (guild_id,))
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    async def set_cost_weight(self, guild_id: int, option: str, weight: int) -> None:
+        """A weight of 1 is the default and removes the entry."""
+        if weight == 1:
+            await self._run("DELETE FROM cost_weights WHERE guild_id = ? AND option = ?", (guild_id, option))
+        else:
+            await self._upsert("cost_weights", {"guild_id": guild_id, "option": option}, {"weight": weight})
+
+    async def channel_rules(self, guild_id: int) -> dict[int, bool]:
+        """channel id → True (allow list) / False (denied)."""
+        rows = await self._all("SELECT channel_id, allowed FROM channel_rules WHERE guild_id = ? ORDER BY channel_id",
+                               (guild_id,))  # fmt: skip
+        return {int(r[0]): bool(r[1]) for r in rows}
+
+    async def set_channel_rule(self, guild_id: int, channel_id: int, allowed: bool) -> None:
+        await self._upsert("channel_rules", {"guild_id": guild_id, "channel_id": channel_id}, {"allowed": int(allowed)})
+
+    async def remove_channel_rule(self, guild_id: int, channel_id: int) -> bool:
+        return await self._run(
+            "DELETE FROM channel_rules WHERE guild_id = ? AND channel_id = ?", (guild_id, channel_id)
+        ) == 1
+
+    async def blocklist(self, guild_id: int) -> list[tuple[str, bool]]:
+        """(pattern, is_regex) in the order they were added."""
+        rows = await self._all("SELECT pattern, is_regex FROM blocklist WHERE guild_id = ? ORDER BY id", (guild_id,))
+        return [(str(r[0]), bool(r[1])) for r in rows]
+
+    async def add_blocklist_entry(self, guild_id: int, pattern: str, *, is_regex: bool, added_by: int, at: datetime) -> bool:
+        """False when the same entry is already there."""
+        return await self._run(
+            "INSERT INTO blocklist (guild_id, pattern, is_regex, added_by, added_at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (guild_id, pattern, is_regex) DO NOTHING",
+            (guild_id, pattern, int(is_regex), added_by, _ts(at)),
+        ) == 1
+
+    async def remove_blocklist_entry(self, guild_id: int, pattern: str) -> int:
+        return await self._run("DELETE FROM blocklist WHERE guild_id = ? AND pattern = ?", (guild_id, pattern))
+
+    async def record_refusal(
+        self, *, guild_id: int, channel_id: int, user_id: int, request: VideoRequest, reason: str, units: int, at: datetime
+    ) -> None:
+        """Audit a request refused before any job existed (accepted requests are audited by their job row)."""
+        await self._run(
+            "INSERT INTO refusals (guild_id, channel_id, user_id, request, reason, units, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (guild_id, channel_id, user_id, request_to_json(request), reason, units, _ts(at)),
+        )
+
+    async def usage_counts(self, guild_id: int, user_id: int, day: str) -> dict[str, int]:
+        """units (held today), videos (charged today), active (now), server_units (the server's today)."""
+        row = await self._one(
+            f"""SELECT
+                  (SELECT COALESCE(SUM(cost), 0) FROM jobs WHERE guild_id = ? AND user_id = ? AND day = ?),
+                  (SELECT COUNT(*) FROM jobs WHERE guild_id = ? AND user_id = ? AND day = ? AND cost > 0),
+                  (SELECT COUNT(*) FROM jobs WHERE guild_id = ? AND user_id = ?
+                     AND state IN ({_marks(ACTIVE_STATES)})),
+                  (SELECT COALESCE(SUM(cost), 0) FROM jobs WHERE guild_id = ? AND day = ?)""",
+            (guild_id, user_id, day, guild_id, user_id, day, guild_id, user_id, *ACTIVE_STATES, guild_id, day),
+        )
+        assert row is not None
+        return {"units": int(row[0]), "videos": int(row[1]), "active": int(row[2]), "server_units": int(row[3])}
+
+    async def last_request_at(self, guild_id: int, user_id: int) -> datetime | None:
+        """When the user's latest job in this server was requested (for the cooldown)."""
+        row = await self._one("SELECT MAX(created_at) FROM jobs WHERE guild_id = ? AND user_id = ?", (guild_id, user_id))
+        return _dt(row[0]) if row else None
+
+    async def count_user_jobs(self, guild_id: int, user_id: int) -> int:
+        row = await self._one("SELECT COUNT(*) FROM jobs WHERE guild_id = ? AND user_id = ?", (guild_id, user_id))
+        return int(row[0]) if row else 0
+
+    async def guild_stats(self, guild_id: int, since: datetime) -> dict[str, Any]:
+        """Totals for the server since `since`, plus completed clips grouped by what they cost to make."""
+        totals = await self._one(
+            """SELECT COUNT(*), COUNT(DISTINCT user_id),
+                      COALESCE(SUM(state = 'completed'), 0), COALESCE(SUM(state = 'failed'), 0),
+                      COALESCE(SUM(state = 'cancelled'), 0), COALESCE(SUM(cost), 0)
+               FROM jobs WHERE guild_id = ? AND created_at >= ?""",
+            (guild_id, _ts(since)),
+        )
+        refused = await self._one(
+            "SELECT COUNT(*), COUNT(DISTINCT user_id) FROM refusals WHERE guild_id = ? AND created_at >= ?",
+            (guild_id, _ts(since)),
+        )
+        groups = await self._all(
+            """SELECT provider, json_extract(request, '$.model'), json_extract(request, '$.duration'),
+                      json_extract(request, '$.resolution'), COUNT(*), COALESCE(SUM(state = 'completed'), 0),
+                      COALESCE(SUM(state = 'failed'), 0)
+               FROM jobs WHERE guild_id = ? AND created_at >= ? AND provider IS NOT NULL
+               GROUP BY 1, 2, 3, 4 ORDER BY 1, 2""",
+            (guild_id, _ts(since)),
+        )
+        assert totals is not None and refused is not None
+        return {
+            "jobs": int(totals[0]), "users": int(totals[1]), "completed": int(totals[2]), "failed": int(totals[3]),
+            "cancelled": int(totals[4]), "units": int(totals[5]), "refused": int(refused[0]),
+            "refused_users": int(refused[1]),
+            "groups": [
+                {"provider": g[0], "model": g[1], "duration": g[2] or "5s", "resolution": g[3] or "720p",
+                 "jobs": int(g[4]), "completed": int(g[5]), "failed": int(g[6])}
+                for g in groups
+            ],
+        }  # fmt: skip
+
+    async def audit_log(self, guild_id: int, *, since: datetime | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Every request (accepted jobs and refusals), newest first: who, where, prompt, options, provider,
+        outcome, units, duration."""
+        rows = await self._all(
+            "SELECT * FROM audit_log WHERE guild_id = ? AND created_at >= ? ORDER BY created_at DESC, ref DESC LIMIT ?",
+            (guild_id, _ts(since) if since else 0.0, limit),
+        )
+        return [dict(r) for r in rows]
+
+    async def forget_user(self, guild_id: int, user_id: int) -> tuple[int, int]:
+        """Delete a user's finished jobs and refusals in one server; returns (jobs, refusals) deleted.
+        Active jobs are left for the caller to cancel first; a block or limit override stays."""
+        refusals = await self._run("DELETE FROM refusals WHERE guild_id = ? AND user_id = ?", (guild_id, user_id))
+        jobs = await self._run(
+            f"DELETE FROM jobs WHERE guild_id = ? AND user_id = ? AND state NOT IN ({_marks(ACTIVE_STATES)})",
+            (guild_id, user_id, *ACTIVE_STATES),
+        )
+        return jobs, refusals
+
+    async def _upsert(self, table: str, keys: dict[str, Any], fields: dict[str, Any]) -> None:
+        """INSERT … ON CONFLICT DO UPDATE of `fields` only (one statement; other columns keep their value)."""
+        if table not in _POLICY_COLUMNS or not fields or not set(fields) <= _POLICY_COLUMNS[table]:
+            raise ValueError(f"cannot set {sorted(fields)} in {table}")
+        columns = [*keys, *fields]
+        updates = ", ".join(f"{name} = excluded.{name}" for name in fields)
+        await self._run(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({_marks(tuple(columns))})"
+            f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}",
+            (*keys.values(), *fields.values()),
+        )
+
+    # === end of policy section ========================================================================
+
     # --- helpers --------------------------------------------------------------------------------
 
     async def _run(self, sql: str, params: tuple | list = ()) -> int:
@@ -403,6 +613,16 @@ async def open_storage(database_url: str) -> Storage:
         storage = Storage(path)
     await storage.open()
     return storage
+
+
+# Columns the policy section may set, per table (issue 4).
+_POLICY_COLUMNS = {
+    "guild_settings": frozenset({"daily_limit", "concurrent_limit", "daily_budget", "cooldown_s"}),
+    "role_limits": frozenset({"daily_limit", "concurrent_limit"}),
+    "user_limits": frozenset({"daily_limit", "concurrent_limit", "blocked"}),
+    "cost_weights": frozenset({"weight"}),
+    "channel_rules": frozenset({"allowed"}),
+}
 
 
 def _marks(values: tuple) -> str:

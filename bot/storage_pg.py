@@ -20,10 +20,12 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from bot.domain import Job, JobState, VideoRequest
 from bot.storage import (
     _JOB_COLUMNS,
+    _POLICY_COLUMNS,
     _UPDATABLE,
     ACTIVE_STATES,
     HOLDING_SLOT,
@@ -31,6 +33,7 @@ from bot.storage import (
     LEASABLE_STATES,
     LEASED_STATES,
     QueueView,
+    _dt,
     _job,
     _ts,
     migration_scripts,
@@ -43,8 +46,45 @@ MIGRATION_LOCK = "reelbot:migrate"
 CLAIM_LOCK = "reelbot:claim"
 
 
+def describe_dsn(dsn: str) -> str:
+    """host:port/database of a PostgreSQL URL, never its password (for messages and logs)."""
+    parts = urlsplit(dsn)
+    return f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path or '/'}"
+
+
+async def probe(dsn: str, *, timeout: float = 10.0) -> tuple[bool, str]:
+    """(usable, what was found) for `python -m bot check`: connect, read the version and whether this user
+    may write; changes nothing (no migration)."""
+    try:
+        import asyncpg
+    except ImportError:
+        return False, "asyncpg is not installed: pip install 'reelbot[postgres]'"
+    where = describe_dsn(dsn)
+    try:
+        conn = await asyncpg.connect(dsn, timeout=timeout)
+    except Exception as error:
+        return False, f"cannot connect to PostgreSQL at {where}: {type(error).__name__}: {error}"
+    try:
+        version = await conn.fetchval("SHOW server_version")
+        writable = await conn.fetchval(
+            "SELECT NOT pg_is_in_recovery() AND has_database_privilege(current_database(), 'CONNECT, TEMPORARY')"
+            " AND (to_regclass('jobs') IS NULL AND has_schema_privilege(current_schema(), 'CREATE')"
+            "      OR to_regclass('jobs') IS NOT NULL AND has_table_privilege('jobs', 'INSERT, UPDATE'))"
+        )
+    finally:
+        await conn.close()
+    if not writable:
+        return False, f"PostgreSQL {version} at {where} is read-only for this user (or a standby)"
+    return True, f"PostgreSQL {version} at {where} is writable"
+
+
 def quota_lock_key(guild_id: int, user_id: int) -> str:
     return f"reelbot:quota:{guild_id}:{user_id}"
+
+
+def budget_lock_key(guild_id: int) -> str:
+    """Taken before a user's quota lock when the server has a daily budget (always in that order)."""
+    return f"reelbot:budget:{guild_id}"
 
 
 class PostgresStorage:
@@ -121,27 +161,40 @@ class PostgresStorage:
         concurrent_limit: int,
         parent_job_id: int | None = None,
         parent_kind: str | None = None,
+        daily_budget: int | None = None,
+        cooldown_s: float = 0,
     ) -> Job | None:
-        """Insert a queued job only if the user stays within both limits; atomic across processes (the
-        (guild, user) advisory lock serialises reservations of one user). None when a limit is reached."""
+        """Insert a queued job only if the user stays within both limits (and the server within its daily
+        budget, and the user's last request is older than the cooldown); atomic across processes (the
+        (guild, user) advisory lock serialises reservations of one user; with a budget, a (guild) lock taken
+        first serialises the server's). None when a limit is reached."""
         async with self.pool.acquire() as conn, conn.transaction():
+            if daily_budget is not None:
+                await conn.execute(
+                    "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", budget_lock_key(guild_id)
+                )
             await conn.execute(
                 "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", quota_lock_key(guild_id, user_id)
             )
             row = await conn.fetchrow(
                 f"""
-                INSERT INTO jobs (guild_id, channel_id, user_id, request, state, cost, day, created_at,
+                INSERT INTO jobs (guild_id, channel_id, user_id, request, state, cost, units, day, created_at,
                                   parent_job_id, parent_kind)
-                SELECT $1::bigint, $2::bigint, $3::bigint, $4::text, 'queued', $5::integer, $6::text,
+                SELECT $1::bigint, $2::bigint, $3::bigint, $4::text, 'queued', $5::integer, $5::integer, $6::text,
                        $7::double precision, $8::bigint, $9::text
                 WHERE (SELECT COALESCE(SUM(cost), 0) FROM jobs
                        WHERE guild_id = $1 AND user_id = $3 AND day = $6) + $5 <= $10
                   AND (SELECT COUNT(*) FROM jobs
                        WHERE guild_id = $1 AND user_id = $3 AND state = ANY($11::text[])) < $12
+                  AND ($13::integer IS NULL
+                       OR (SELECT COALESCE(SUM(cost), 0) FROM jobs WHERE guild_id = $1 AND day = $6) + $5 <= $13)
+                  AND ($14::double precision <= 0 OR NOT EXISTS (
+                       SELECT 1 FROM jobs WHERE guild_id = $1 AND user_id = $3 AND created_at > $7 - $14))
                 RETURNING {_JOB_COLUMNS}
                 """,
                 guild_id, channel_id, user_id, request_to_json(request), cost, day, _ts(created_at),
                 parent_job_id, parent_kind, daily_limit, list(ACTIVE_STATES), concurrent_limit,
+                daily_budget, float(cooldown_s),
             )  # fmt: skip
         return _job(row) if row else None
 
@@ -289,6 +342,206 @@ class PostgresStorage:
             provider, model, limit,
         )  # fmt: skip
         return [float(r[0]) for r in rows if r[0] is not None and r[0] >= 0]
+
+    # === policy, server settings and audit (issue 4), twins of Storage's section =====================
+
+    async def guild_settings(self, guild_id: int) -> dict[str, Any]:
+        """The server's own settings (daily_limit, concurrent_limit, daily_budget, cooldown_s); {} if none."""
+        row = await self.pool.fetchrow(
+            "SELECT daily_limit, concurrent_limit, daily_budget, cooldown_s FROM guild_settings WHERE guild_id = $1",
+            guild_id,
+        )
+        return dict(row) if row else {}
+
+    async def set_guild_settings(self, guild_id: int, **fields: Any) -> None:
+        await self._upsert("guild_settings", {"guild_id": guild_id}, fields)
+
+    async def role_limits(self, guild_id: int) -> dict[int, tuple[int | None, int | None]]:
+        """role id → (daily, concurrent) for every role with a limit in this server."""
+        rows = await self.pool.fetch(
+            "SELECT role_id, daily_limit, concurrent_limit FROM role_limits WHERE guild_id = $1 ORDER BY role_id",
+            guild_id,
+        )
+        return {int(r[0]): (r[1], r[2]) for r in rows}
+
+    async def set_role_limits(self, guild_id: int, role_id: int, *, daily: int | None, concurrent: int | None) -> None:
+        await self._upsert(
+            "role_limits", {"guild_id": guild_id, "role_id": role_id}, {"daily_limit": daily, "concurrent_limit": concurrent}
+        )
+
+    async def clear_role_limits(self, guild_id: int, role_id: int) -> bool:
+        sql = "DELETE FROM role_limits WHERE guild_id = $1 AND role_id = $2"
+        return _count(await self.pool.execute(sql, guild_id, role_id)) == 1
+
+    async def user_limits(self, guild_id: int, user_id: int | None = None) -> dict[int, dict[str, Any]]:
+        """user id → {daily_limit, concurrent_limit, blocked} (one user, or everyone with an entry)."""
+        rows = await self.pool.fetch(
+            "SELECT user_id, daily_limit, concurrent_limit, blocked FROM user_limits WHERE guild_id = $1"
+            " AND ($2::bigint IS NULL OR user_id = $2) ORDER BY user_id",
+            guild_id, user_id,
+        )  # fmt: skip
+        return {int(r[0]): {"daily_limit": r[1], "concurrent_limit": r[2], "blocked": bool(r[3])} for r in rows}
+
+    async def set_user_limits(self, guild_id: int, user_id: int, **fields: Any) -> None:
+        """Set daily_limit / concurrent_limit / blocked for one user; fields not given keep their value."""
+        await self._upsert("user_limits", {"guild_id": guild_id, "user_id": user_id}, fields)
+
+    async def clear_user_limits(self, guild_id: int, user_id: int) -> None:
+        """Drop the user's own limits (a block stays until unblocked)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "UPDATE user_limits SET daily_limit = NULL, concurrent_limit = NULL WHERE guild_id = $1 AND user_id = $2",
+                guild_id, user_id,
+            )  # fmt: skip
+            await conn.execute(
+                "DELETE FROM user_limits WHERE guild_id = $1 AND user_id = $2 AND blocked = 0", guild_id, user_id
+            )
+
+    async def cost_weights(self, guild_id: int) -> dict[str, int]:
+        rows = await self.pool.fetch("SELECT option, weight FROM cost_weights WHERE guild_id = $1", guild_id)
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    async def set_cost_weight(self, guild_id: int, option: str, weight: int) -> None:
+        """A weight of 1 is the default and removes the entry."""
+        if weight == 1:
+            await self.pool.execute("DELETE FROM cost_weights WHERE guild_id = $1 AND option = $2", guild_id, option)
+        else:
+            await self._upsert("cost_weights", {"guild_id": guild_id, "option": option}, {"weight": weight})
+
+    async def channel_rules(self, guild_id: int) -> dict[int, bool]:
+        """channel id → True (allow list) / False (denied)."""
+        rows = await self.pool.fetch(
+            "SELECT channel_id, allowed FROM channel_rules WHERE guild_id = $1 ORDER BY channel_id", guild_id
+        )
+        return {int(r[0]): bool(r[1]) for r in rows}
+
+    async def set_channel_rule(self, guild_id: int, channel_id: int, allowed: bool) -> None:
+        await self._upsert("channel_rules", {"guild_id": guild_id, "channel_id": channel_id}, {"allowed": int(allowed)})
+
+    async def remove_channel_rule(self, guild_id: int, channel_id: int) -> bool:
+        sql = "DELETE FROM channel_rules WHERE guild_id = $1 AND channel_id = $2"
+        return _count(await self.pool.execute(sql, guild_id, channel_id)) == 1
+
+    async def blocklist(self, guild_id: int) -> list[tuple[str, bool]]:
+        """(pattern, is_regex) in the order they were added."""
+        rows = await self.pool.fetch("SELECT pattern, is_regex FROM blocklist WHERE guild_id = $1 ORDER BY id", guild_id)
+        return [(str(r[0]), bool(r[1])) for r in rows]
+
+    async def add_blocklist_entry(self, guild_id: int, pattern: str, *, is_regex: bool, added_by: int, at: datetime) -> bool:
+        """False when the same entry is already there."""
+        status = await self.pool.execute(
+            "INSERT INTO blocklist (guild_id, pattern, is_regex, added_by, added_at) VALUES ($1, $2, $3, $4, $5)"
+            " ON CONFLICT (guild_id, pattern, is_regex) DO NOTHING",
+            guild_id, pattern, int(is_regex), added_by, _ts(at),
+        )  # fmt: skip
+        return _count(status) == 1
+
+    async def remove_blocklist_entry(self, guild_id: int, pattern: str) -> int:
+        sql = "DELETE FROM blocklist WHERE guild_id = $1 AND pattern = $2"
+        return _count(await self.pool.execute(sql, guild_id, pattern))
+
+    async def record_refusal(
+        self, *, guild_id: int, channel_id: int, user_id: int, request: VideoRequest, reason: str, units: int, at: datetime
+    ) -> None:
+        """Audit a request refused before any job existed (accepted requests are audited by their job row)."""
+        await self.pool.execute(
+            "INSERT INTO refusals (guild_id, channel_id, user_id, request, reason, units, created_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            guild_id, channel_id, user_id, request_to_json(request), reason, units, _ts(at),
+        )  # fmt: skip
+
+    async def usage_counts(self, guild_id: int, user_id: int, day: str) -> dict[str, int]:
+        """units (held today), videos (charged today), active (now), server_units (the server's today)."""
+        row = await self.pool.fetchrow(
+            """SELECT
+                 (SELECT COALESCE(SUM(cost), 0) FROM jobs WHERE guild_id = $1 AND user_id = $2 AND day = $3),
+                 (SELECT COUNT(*) FROM jobs WHERE guild_id = $1 AND user_id = $2 AND day = $3 AND cost > 0),
+                 (SELECT COUNT(*) FROM jobs WHERE guild_id = $1 AND user_id = $2 AND state = ANY($4::text[])),
+                 (SELECT COALESCE(SUM(cost), 0) FROM jobs WHERE guild_id = $1 AND day = $3)""",
+            guild_id, user_id, day, list(ACTIVE_STATES),
+        )  # fmt: skip
+        return {"units": int(row[0]), "videos": int(row[1]), "active": int(row[2]), "server_units": int(row[3])}
+
+    async def last_request_at(self, guild_id: int, user_id: int) -> datetime | None:
+        """When the user's latest job in this server was requested (for the cooldown)."""
+        value = await self.pool.fetchval(
+            "SELECT MAX(created_at) FROM jobs WHERE guild_id = $1 AND user_id = $2", guild_id, user_id
+        )
+        return _dt(value)
+
+    async def count_user_jobs(self, guild_id: int, user_id: int) -> int:
+        sql = "SELECT COUNT(*) FROM jobs WHERE guild_id = $1 AND user_id = $2"
+        return int(await self.pool.fetchval(sql, guild_id, user_id))
+
+    async def guild_stats(self, guild_id: int, since: datetime) -> dict[str, Any]:
+        """Totals for the server since `since`, plus completed clips grouped by what they cost to make."""
+        async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            totals = await conn.fetchrow(
+                """SELECT COUNT(*), COUNT(DISTINCT user_id), COALESCE(SUM((state = 'completed')::int), 0),
+                          COALESCE(SUM((state = 'failed')::int), 0), COALESCE(SUM((state = 'cancelled')::int), 0),
+                          COALESCE(SUM(cost), 0)
+                   FROM jobs WHERE guild_id = $1 AND created_at >= $2""",
+                guild_id, _ts(since),
+            )  # fmt: skip
+            refused = await conn.fetchrow(
+                "SELECT COUNT(*), COUNT(DISTINCT user_id) FROM refusals WHERE guild_id = $1 AND created_at >= $2",
+                guild_id, _ts(since),
+            )  # fmt: skip
+            groups = await conn.fetch(
+                """SELECT provider, request::jsonb ->> 'model', request::jsonb ->> 'duration',
+                          request::jsonb ->> 'resolution', COUNT(*), COALESCE(SUM((state = 'completed')::int), 0),
+                          COALESCE(SUM((state = 'failed')::int), 0)
+                   FROM jobs WHERE guild_id = $1 AND created_at >= $2 AND provider IS NOT NULL
+                   GROUP BY 1, 2, 3, 4 ORDER BY 1, 2""",
+                guild_id, _ts(since),
+            )  # fmt: skip
+        return {
+            "jobs": int(totals[0]), "users": int(totals[1]), "completed": int(totals[2]), "failed": int(totals[3]),
+            "cancelled": int(totals[4]), "units": int(totals[5]), "refused": int(refused[0]),
+            "refused_users": int(refused[1]),
+            "groups": [
+                {"provider": g[0], "model": g[1], "duration": g[2] or "5s", "resolution": g[3] or "720p",
+                 "jobs": int(g[4]), "completed": int(g[5]), "failed": int(g[6])}
+                for g in groups
+            ],
+        }  # fmt: skip
+
+    async def audit_log(self, guild_id: int, *, since: datetime | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Every request (accepted jobs and refusals), newest first: who, where, prompt, options, provider,
+        outcome, units, duration."""
+        rows = await self.pool.fetch(
+            "SELECT * FROM audit_log WHERE guild_id = $1 AND created_at >= $2 ORDER BY created_at DESC, ref DESC LIMIT $3",
+            guild_id, _ts(since) if since else 0.0, limit,
+        )  # fmt: skip
+        return [dict(r) for r in rows]
+
+    async def forget_user(self, guild_id: int, user_id: int) -> tuple[int, int]:
+        """Delete a user's finished jobs and refusals in one server; returns (jobs, refusals) deleted.
+        Active jobs are left for the caller to cancel first; a block or limit override stays."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            refusals = _count(await conn.execute(
+                "DELETE FROM refusals WHERE guild_id = $1 AND user_id = $2", guild_id, user_id
+            ))  # fmt: skip
+            jobs = _count(await conn.execute(
+                "DELETE FROM jobs WHERE guild_id = $1 AND user_id = $2 AND NOT (state = ANY($3::text[]))",
+                guild_id, user_id, list(ACTIVE_STATES),
+            ))  # fmt: skip
+        return jobs, refusals
+
+    async def _upsert(self, table: str, keys: dict[str, Any], fields: dict[str, Any]) -> None:
+        """INSERT … ON CONFLICT DO UPDATE of `fields` only (one statement; other columns keep their value)."""
+        if table not in _POLICY_COLUMNS or not fields or not set(fields) <= _POLICY_COLUMNS[table]:
+            raise ValueError(f"cannot set {sorted(fields)} in {table}")
+        columns = [*keys, *fields]
+        marks = ", ".join(f"${n}" for n in range(1, len(columns) + 1))
+        updates = ", ".join(f"{name} = excluded.{name}" for name in fields)
+        await self.pool.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+            f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}",
+            *keys.values(), *fields.values(),
+        )  # fmt: skip
+
+    # === end of policy section ========================================================================
 
 
 def _count(status: str) -> int:

@@ -34,7 +34,11 @@ class DiscordObserver:
         self._interactions: dict[int, discord.Interaction] = {}
         self._last_edit: dict[int, float] = {}
         self._latest: dict[int, tuple[Job, JobProgress]] = {}
-        self._flushers: dict[int, asyncio.Task[None]] = {}
+        # Throttled edits waiting for their turn (job id → when), all flushed by one task: hundreds of queued
+        # jobs whose position moved cost one sleeping task, not one each.
+        self._due: dict[int, float] = {}
+        self._flusher: asyncio.Task[None] | None = None
+        self._flusher_until: float | None = None  # set while the flusher sleeps (it may then be restarted)
 
     # --- bookkeeping from the command side ------------------------------------------------------
 
@@ -47,9 +51,7 @@ class DiscordObserver:
         self._interactions.pop(job_id, None)
         self._last_edit.pop(job_id, None)
         self._latest.pop(job_id, None)
-        flusher = self._flushers.pop(job_id, None)
-        if flusher is not None and flusher is not asyncio.current_task():
-            flusher.cancel()
+        self._due.pop(job_id, None)
 
     def _live(self, job_id: int) -> discord.Interaction | None:
         interaction = self._interactions.get(job_id)
@@ -73,14 +75,36 @@ class DiscordObserver:
         now = self.bot.clock.monotonic()
         if last is None or now - last >= EDIT_INTERVAL:
             await self._flush(job.id)
-        elif job.id not in self._flushers:
-            delay = EDIT_INTERVAL - (now - last)
-            self._flushers[job.id] = asyncio.create_task(self._flush_later(job.id, delay))
+        elif job.id not in self._due:
+            self._due[job.id] = due = last + EDIT_INTERVAL
+            self._schedule_flush(due)
 
-    async def _flush_later(self, job_id: int, delay: float) -> None:
-        await self.bot.clock.sleep(delay)
-        self._flushers.pop(job_id, None)
-        await self._flush(job_id)
+    def _schedule_flush(self, due: float) -> None:
+        flusher = self._flusher
+        if flusher is not None and not flusher.done():
+            if self._flusher_until is None or due >= self._flusher_until:
+                return  # it is flushing now, or wakes in time for this one
+            flusher.cancel()  # asleep until later than this edit is due: start over (never mid-edit)
+        self._flusher = asyncio.create_task(self._flush_due(), name="reelbot-status-edits")
+
+    async def _flush_due(self) -> None:
+        """Sleep until the earliest throttled edit is due, make every edit that is due, repeat until none wait."""
+        me = asyncio.current_task()
+        while self._due:
+            self._flusher_until = until = min(self._due.values())
+            try:
+                await self.bot.clock.sleep(until - self.bot.clock.monotonic())
+            finally:
+                if self._flusher is me:
+                    self._flusher_until = None
+            now = self.bot.clock.monotonic()
+            for job_id in [j for j, due in self._due.items() if due <= now]:
+                if self._due.pop(job_id, None) is None:
+                    continue
+                try:
+                    await self._flush(job_id)
+                except Exception:  # one broken status must not stop the others' updates
+                    log.exception("status update of job %s failed", job_id)
 
     async def _flush(self, job_id: int) -> None:
         latest = self._latest.pop(job_id, None)
@@ -239,9 +263,7 @@ class DiscordObserver:
 
     def _cancel_flush(self, job_id: int) -> None:
         self._latest.pop(job_id, None)
-        flusher = self._flushers.pop(job_id, None)
-        if flusher is not None and flusher is not asyncio.current_task():
-            flusher.cancel()
+        self._due.pop(job_id, None)
 
 
 def _too_large(error: discord.HTTPException) -> bool:

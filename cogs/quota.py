@@ -1,4 +1,5 @@
-"""/quota: how many videos you have used today, what is running, when it resets."""
+"""/quota: how many videos (and quota units) you have used today, what is running, when it resets,
+and what each option costs. Admins may look at another member's quota."""
 
 from __future__ import annotations
 
@@ -7,8 +8,14 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.client import ReelBot
-from bot.domain import JobState
+from bot.domain import Job, JobState
+from bot.policy import describe_costs
+from bot.quotas import Usage
+from cogs._perms import is_server_admin
 from cogs._render import timestamp
+
+SOURCES = {"server default": "server default", "server setting": "server setting", "role": "from your role",
+           "user override": "set for you"}  # fmt: skip
 
 
 class Quota(commands.Cog):
@@ -17,23 +24,50 @@ class Quota(commands.Cog):
 
     @app_commands.command(name="quota", description="Show how many videos you can still make today")
     @app_commands.guild_only()
-    async def quota(self, interaction: discord.Interaction) -> None:
+    @app_commands.describe(user="Server admins only: show this member's quota instead of yours")
+    async def quota(self, interaction: discord.Interaction, user: discord.Member | None = None) -> None:
         assert self.bot.quotas is not None and self.bot.storage is not None
-        roles = tuple(role.id for role in getattr(interaction.user, "roles", ()))
-        usage = await self.bot.quotas.usage(interaction.guild_id or 0, interaction.user.id, roles)
-        recent = await self.bot.storage.user_jobs(interaction.guild_id or 0, interaction.user.id, limit=25)
-        active = [job for job in recent if job.state.active]
-        lines = [
-            f"**Today:** {usage.used_today} of {usage.daily_limit} videos used ({usage.remaining} left)",
-            f"**Running:** {usage.active} of {usage.concurrent_limit} at a time",
-            f"**Resets:** {timestamp(usage.resets_at, 'R')} ({timestamp(usage.resets_at, 't')})",
-        ]
-        for job in active[:10]:
-            where = f"https://discord.com/channels/{job.guild_id}/{job.channel_id}/{job.status_message_id}"
-            state = "queued" if job.state is JobState.QUEUED else "generating"
-            lines.append(f"• #{job.id} {state}: [{job.request.prompt[:60]}]({where})")
-        embed = discord.Embed(title="Your video quota", description="\n".join(lines), colour=discord.Colour.blurple())
+        member = user or interaction.user
+        if member.id != interaction.user.id and not is_server_admin(interaction):
+            await interaction.response.send_message(
+                "Only server admins (Manage Server) can see someone else's quota. Leave `user` empty to see yours.",
+                ephemeral=True,
+            )
+            return
+        roles = tuple(role.id for role in getattr(member, "roles", ()))
+        guild_id = interaction.guild_id or 0
+        usage = await self.bot.quotas.usage(guild_id, member.id, roles)
+        weights = await self.bot.storage.cost_weights(guild_id)
+        recent = await self.bot.storage.user_jobs(guild_id, member.id, limit=25)
+        title = "Your video quota" if member.id == interaction.user.id else f"Video quota of {member.display_name}"
+        embed = quota_embed(title, usage, describe_costs(weights), bool(weights), [j for j in recent if j.state.active])
         await interaction.response.send_message(embed=embed, ephemeral=True)
+
+
+def quota_embed(title: str, usage: Usage, costs: str, weighted: bool, active: list[Job]) -> discord.Embed:
+    """Both counts (videos and units), the limits and where they come from, the reset, the costs, active jobs."""
+    limits = usage.limits
+    unit = "units" if weighted else "videos"
+    lines = [
+        f"**Today:** {usage.used_today} of {usage.daily_limit} {unit} used ({usage.remaining} left)"
+        + (f" · {usage.videos_today} video(s) made" if weighted else ""),
+        f"**Running:** {usage.active} of {usage.concurrent_limit} at a time",
+        f"**Resets:** {timestamp(usage.resets_at, 'R')} ({timestamp(usage.resets_at, 't')})",
+    ]
+    if limits is not None:
+        lines.append(f"**Limits:** daily {SOURCES.get(limits.daily_from, limits.daily_from)}, "
+                     f"at a time {SOURCES.get(limits.concurrent_from, limits.concurrent_from)}")  # fmt: skip
+        if limits.blocked:
+            lines.append("**Blocked:** a server admin has blocked video generation for this member.")
+    if usage.server_budget is not None:
+        lines.append(f"**Server today:** {usage.server_used} of {usage.server_budget} units ({usage.budget_left} left)")
+    lines.append(f"**Costs:** {costs}")
+    for job in active[:10]:
+        where = f"https://discord.com/channels/{job.guild_id}/{job.channel_id}/{job.status_message_id}"
+        state = "queued" if job.state is JobState.QUEUED else "generating"
+        lines.append(f"• #{job.id} {state} ({job.cost} unit{'s' if job.cost != 1 else ''}): "
+                     f"[{job.request.prompt[:60]}]({where})")  # fmt: skip
+    return discord.Embed(title=title, description="\n".join(lines), colour=discord.Colour.blurple())
 
 
 async def setup(bot: commands.Bot) -> None:

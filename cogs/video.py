@@ -116,6 +116,7 @@ class Video(commands.Cog):
         job = await self.bot.quotas.reserve(
             guild_id=interaction.guild_id or 0, channel_id=interaction.channel_id or 0, user_id=interaction.user.id,
             request=request, role_ids=roles, parent_job_id=parent.id if parent else None, parent_kind=kind,
+            parent_channel_id=getattr(interaction.channel, "parent_id", None),  # server policy: threads inherit
         )  # fmt: skip
         try:
             progress = JobProgress(JobState.QUEUED, position=runner.queue_length + 1)
