@@ -221,7 +221,9 @@ class Storage:
         if cooldown_s > 0:
             cooldown_sql = "AND NOT EXISTS (SELECT 1 FROM jobs WHERE guild_id = ? AND user_id = ? AND created_at > ?)"
             cooldown_args = (guild_id, user_id, _ts(created_at) - cooldown_s)  # type: ignore[operator]
-        async with self.db.execute(
+        # One hop to aiosqlite's thread that runs, reads and finishes the statement: no cursor stays open
+        # across awaits (an open INSERT … RETURNING keeps its write unfinished while others queue behind it).
+        rows = await self.db.execute_fetchall(
             f"""
             INSERT INTO jobs (guild_id, channel_id, user_id, request, state, cost, units, day, created_at,
                               parent_job_id, parent_kind)
@@ -241,9 +243,8 @@ class Storage:
                 guild_id, user_id, *ACTIVE_STATES, concurrent_limit,
                 *budget_args, *cooldown_args,
             ),
-        ) as cursor:  # fmt: skip
-            row = await cursor.fetchone()
-        return _job(row) if row else None
+        )  # fmt: skip
+        return _job(next(iter(rows))) if rows else None
 
     async def usage(self, guild_id: int, user_id: int, day: str) -> tuple[int, int]:
         """(quota units used on `day`, jobs active now) for one user in one server."""
