@@ -245,11 +245,17 @@ async def run_crash(jobs: int, rounds: int) -> None:
         posts = [json.loads(line) for line in channel.read_text().splitlines()]
         per_job = Counter(p["job_id"] for p in posts)
         final = rows(db)
+    completed = [r for r in final if r["state"] == "completed"]
+    failed = [r for r in final if r["state"] == "failed"]
     figures.update(
-        kills=kills, posts=len(posts), delivered=sum(1 for r in final if r["state"] == "completed"),
-        lost=sum(1 for r in final if r["state"] != "completed") + sum(1 for r in final if per_job[r["id"]] == 0),
+        kills=kills, posts=len(posts), delivered=len(completed),
+        # a job caught mid-submit (no provider id stored) is failed and refunded, never resent: not lost
+        interrupted_refunded=sum(1 for r in failed if r["cost"] == 0 and per_job[r["id"]] == 0),
+        # lost: not ended, ended without its post, or posted but not recorded as delivered
+        lost=sum(1 for r in final if r["state"] not in ("completed", "failed"))
+        + sum(1 for r in completed if per_job[r["id"]] != 1) + sum(1 for r in failed if per_job[r["id"]] or r["cost"]),
         double_posts=sum(n - 1 for n in per_job.values()), double_charges=sum(1 for r in final if r["cost"] > 1),
-        creates_at_luma=creates,
+        charged_once=sum(1 for r in completed if r["cost"] == 1), creates_at_luma=creates,
     )  # fmt: skip
     emit(**figures)
 
@@ -352,8 +358,9 @@ def main() -> None:
         f"peak generations at Luma {burst['peak_at_luma']} (cap {MAX_ACTIVE}); drain {burst['drain_virtual_s']:.0f} "
         f"virtual s in {burst['drain_real_s']:.1f} s\n"
         f"crash: {crash['jobs']} jobs, {crash['kills']} SIGKILLs (the first right after a post, before it was "
-        f"recorded): delivered {crash['delivered']}/{crash['jobs']}, jobs lost {crash['lost']}, double posts "
-        f"{crash['double_posts']}, double charges {crash['double_charges']}, creates at Luma "
+        f"recorded): delivered exactly once and charged once {crash['charged_once']}/{crash['jobs']}; caught mid-"
+        f"submit, failed and refunded (never resent) {crash['interrupted_refunded']}; jobs lost {crash['lost']}, "
+        f"double posts {crash['double_posts']}, double charges {crash['double_charges']}, creates at Luma "
         f"{crash['creates_at_luma']}\n"
         f"faults: {faults['jobs']} jobs; {faults['provider_faults']} provider 5xx served "
         f"({faults['create_faults']} on creates) + {faults['discord_faults']} Discord faults (413, 429) = "
