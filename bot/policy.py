@@ -170,6 +170,16 @@ class ServerRules:
         return int(self.settings.get("cooldown_s") or 0)
 
 
+@dataclass(frozen=True, slots=True)
+class PolicySnapshot:
+    """What one request is judged by, read from storage in one go."""
+
+    limits: Limits
+    rules: ServerRules
+    channels: Mapping[int, bool]
+    blocklist: tuple[BlockEntry, ...]
+
+
 class Policy:
     def __init__(self, storage: Storage, clock: Clock, *, daily: int, concurrent: int) -> None:
         self.storage = storage
@@ -177,34 +187,40 @@ class Policy:
         self.default_daily = daily
         self.default_concurrent = concurrent
 
+    async def snapshot(self, guild_id: int, user_id: int, role_ids: Iterable[int] = ()) -> PolicySnapshot:
+        """The member's limits and the server's rules, channels and blocklist, in one read."""
+        data = await self.storage.policy_snapshot(guild_id, user_id)
+        limits = resolve_limits(self.default_daily, self.default_concurrent, data["settings"], data["roles"],
+                                role_ids, data["user"])  # fmt: skip
+        return PolicySnapshot(
+            limits=limits,
+            rules=ServerRules(data["settings"], data["weights"]),
+            channels=data["channels"],
+            blocklist=tuple(BlockEntry(pattern, is_regex) for pattern, is_regex in data["blocklist"]),
+        )
+
     async def limits_for(self, guild_id: int, user_id: int, role_ids: Iterable[int] = ()) -> Limits:
-        server = await self.storage.guild_settings(guild_id)
-        roles = await self.storage.role_limits(guild_id)
-        user = (await self.storage.user_limits(guild_id, user_id)).get(user_id)
-        return resolve_limits(self.default_daily, self.default_concurrent, server, roles, role_ids, user)
+        return (await self.snapshot(guild_id, user_id, role_ids)).limits
 
     async def rules(self, guild_id: int) -> ServerRules:
         return ServerRules(await self.storage.guild_settings(guild_id), await self.storage.cost_weights(guild_id))
 
     async def admit(
-        self, *, guild_id: int, channel_id: int, parent_channel_id: int | None, request: VideoRequest, limits: Limits
+        self, snap: PolicySnapshot, *, channel_id: int, parent_channel_id: int | None, request: VideoRequest
     ) -> None:
         """Raise PolicyRefusedError (its `detail` is the reason) if a server rule refuses the request:
         the channel, a blocked user, or the blocklist. Nothing has been charged yet."""
-        rules = await self.storage.channel_rules(guild_id)
-        if not channel_allows(rules, channel_id, parent_channel_id):
-            allowed = allowed_channels(rules)
-            where = ", ".join(f"<#{c}>" for c in allowed[:20])
+        if not channel_allows(snap.channels, channel_id, parent_channel_id):
+            where = ", ".join(f"<#{c}>" for c in allowed_channels(snap.channels)[:20])
             raise _refused(
                 "channel",
                 f"Videos can't be made in this channel. Try {where}." if where else "Videos can't be made in this channel.",
             )
-        if limits.blocked:
+        if snap.limits.blocked:
             raise _refused("blocked", "A server admin has blocked you from making videos here.")
-        entries = [BlockEntry(pattern, is_regex) for pattern, is_regex in await self.storage.blocklist(guild_id)]
-        if entries:
+        if snap.blocklist:
             # Off the event loop: patterns are vetted to be fast, but a prompt can be 5000 characters.
-            hit = await asyncio.to_thread(first_match, request.prompt, entries)
+            hit = await asyncio.to_thread(first_match, request.prompt, list(snap.blocklist))
             if hit is not None:
                 raise _refused(
                     "blocklist", "Your prompt contains something this server does not allow. Please rephrase it."

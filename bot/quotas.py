@@ -73,14 +73,13 @@ class Quotas:
     ) -> Job:
         """Store a queued job holding `cost` units (by default what the server's weights make of the request),
         or raise PolicyRefusedError / QuotaExceededError saying why. A refusal charges nothing and is audited."""
-        limits = await self.limits_for(guild_id, user_id, role_ids)
-        rules = await self.policy.rules(guild_id)
+        snap = await self.policy.snapshot(guild_id, user_id, role_ids)  # one read for every rule below
+        limits, rules = snap.limits, snap.rules
         cost = clip_cost(request, rules.weights) if cost is None else cost
         now = self.clock.now()
         where = {"guild_id": guild_id, "channel_id": channel_id, "user_id": user_id, "request": request, "units": cost}
         try:
-            await self.policy.admit(guild_id=guild_id, channel_id=channel_id, parent_channel_id=parent_channel_id,
-                                    request=request, limits=limits)  # fmt: skip
+            await self.policy.admit(snap, channel_id=channel_id, parent_channel_id=parent_channel_id, request=request)
             await self._check_cooldown(guild_id, user_id, rules.cooldown_s)
         except (PolicyRefusedError, QuotaExceededError) as refusal:
             await self._audit(refusal, where)
@@ -125,8 +124,8 @@ class Quotas:
         await self.storage.record_refusal(**where, reason=reason, at=self.clock.now())
 
     async def usage(self, guild_id: int, user_id: int, role_ids: tuple[int, ...] = ()) -> Usage:
-        limits = await self.limits_for(guild_id, user_id, role_ids)
-        rules = await self.policy.rules(guild_id)
+        snap = await self.policy.snapshot(guild_id, user_id, role_ids)
+        limits, rules = snap.limits, snap.rules
         now = self.clock.now()
         counts = await self.storage.usage_counts(guild_id, user_id, quota_day(now))
         return Usage(counts["units"], limits.daily, counts["active"], limits.concurrent, next_reset(now),

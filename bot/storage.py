@@ -579,6 +579,27 @@ class Storage:
             (*keys.values(), *fields.values()),
         )
 
+    async def policy_snapshot(self, guild_id: int, user_id: int) -> dict[str, Any]:
+        """Everything the policy needs for one request, in one read: the server's settings, role limits, the
+        user's own limits, cost weights, channel rules and blocklist (see `policy_snapshot_from_json`)."""
+        row = await self._one(
+            """SELECT
+                 (SELECT json_object('daily_limit', daily_limit, 'concurrent_limit', concurrent_limit,
+                                     'daily_budget', daily_budget, 'cooldown_s', cooldown_s)
+                    FROM guild_settings WHERE guild_id = ?1),
+                 (SELECT json_group_array(json_array(role_id, daily_limit, concurrent_limit))
+                    FROM role_limits WHERE guild_id = ?1),
+                 (SELECT json_object('daily_limit', daily_limit, 'concurrent_limit', concurrent_limit, 'blocked', blocked)
+                    FROM user_limits WHERE guild_id = ?1 AND user_id = ?2),
+                 (SELECT json_group_object(option, weight) FROM cost_weights WHERE guild_id = ?1),
+                 (SELECT json_group_array(json_array(channel_id, allowed)) FROM channel_rules WHERE guild_id = ?1),
+                 (SELECT json_group_array(json_array(pattern, is_regex))
+                    FROM (SELECT pattern, is_regex FROM blocklist WHERE guild_id = ?1 ORDER BY id))""",
+            (guild_id, user_id),
+        )
+        assert row is not None
+        return policy_snapshot_from_json(tuple(row))
+
     # === end of policy section ========================================================================
 
     # --- helpers --------------------------------------------------------------------------------
@@ -624,6 +645,19 @@ _POLICY_COLUMNS = {
     "cost_weights": frozenset({"weight"}),
     "channel_rules": frozenset({"allowed"}),
 }
+
+
+def policy_snapshot_from_json(values: tuple) -> dict[str, Any]:
+    """The six JSON columns of a policy snapshot (SQLite or PostgreSQL) as plain Python values."""
+    settings, roles, user, weights, channels, blocklist = (json.loads(v) if v else None for v in values)
+    return {
+        "settings": settings or {},
+        "roles": {int(r[0]): (r[1], r[2]) for r in roles or ()},
+        "user": None if user is None else {**user, "blocked": bool(user["blocked"])},
+        "weights": {str(k): int(v) for k, v in (weights or {}).items()},
+        "channels": {int(c[0]): bool(c[1]) for c in channels or ()},
+        "blocklist": [(str(b[0]), bool(b[1])) for b in blocklist or ()],
+    }
 
 
 def _marks(values: tuple) -> str:

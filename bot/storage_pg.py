@@ -37,6 +37,7 @@ from bot.storage import (
     _job,
     _ts,
     migration_scripts,
+    policy_snapshot_from_json,
     request_to_json,
 )
 
@@ -540,6 +541,24 @@ class PostgresStorage:
             f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}",
             *keys.values(), *fields.values(),
         )  # fmt: skip
+
+    async def policy_snapshot(self, guild_id: int, user_id: int) -> dict[str, Any]:
+        """Everything the policy needs for one request, in one read (see Storage.policy_snapshot)."""
+        row = await self.pool.fetchrow(
+            """SELECT
+                 (SELECT row_to_json(s) FROM (SELECT daily_limit, concurrent_limit, daily_budget, cooldown_s
+                    FROM guild_settings WHERE guild_id = $1) s)::text,
+                 (SELECT json_agg(json_build_array(role_id, daily_limit, concurrent_limit))
+                    FROM role_limits WHERE guild_id = $1)::text,
+                 (SELECT row_to_json(u) FROM (SELECT daily_limit, concurrent_limit, blocked
+                    FROM user_limits WHERE guild_id = $1 AND user_id = $2) u)::text,
+                 (SELECT json_object_agg(option, weight) FROM cost_weights WHERE guild_id = $1)::text,
+                 (SELECT json_agg(json_build_array(channel_id, allowed)) FROM channel_rules WHERE guild_id = $1)::text,
+                 (SELECT json_agg(json_build_array(pattern, is_regex) ORDER BY id)
+                    FROM blocklist WHERE guild_id = $1)::text""",
+            guild_id, user_id,
+        )  # fmt: skip
+        return policy_snapshot_from_json(tuple(row))
 
     # === end of policy section ========================================================================
 

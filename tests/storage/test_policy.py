@@ -212,3 +212,28 @@ async def test_usage_counts_and_last_request(store):
     assert await store.last_request_at(GUILD, ALICE) == NOW + timedelta(seconds=9)
     assert await store.last_request_at(GUILD, 999) is None
     assert await store.count_user_jobs(GUILD, ALICE) == 2
+
+
+async def test_policy_snapshot_reads_every_setting_at_once(store):
+    """One read returns settings, role limits, the user's own entry, weights, channel rules and the blocklist
+    in order, with 64-bit Discord ids intact; an unconfigured server gives empty values."""
+    empty = await store.policy_snapshot(GUILD, ALICE)
+    assert empty == {"settings": {}, "roles": {}, "user": None, "weights": {}, "channels": {}, "blocklist": []}
+    big_role, big_channel = 1_456_074_443_980_800_007, 1_456_074_443_980_800_010
+    await store.set_guild_settings(GUILD, daily_budget=40, cooldown_s=5)
+    await store.set_role_limits(GUILD, big_role, daily=3, concurrent=None)
+    await store.set_user_limits(GUILD, ALICE, concurrent_limit=2, blocked=1)
+    await store.set_cost_weight(GUILD, "4k", 3)
+    await store.set_channel_rule(GUILD, big_channel, True)
+    for pattern in ("zebra", "apple"):
+        await store.add_blocklist_entry(GUILD, pattern, is_regex=pattern == "apple", added_by=BOB, at=NOW)
+    snap = await store.policy_snapshot(GUILD, ALICE)
+    assert snap == {
+        "settings": {"daily_limit": None, "concurrent_limit": None, "daily_budget": 40, "cooldown_s": 5},
+        "roles": {big_role: (3, None)},
+        "user": {"daily_limit": None, "concurrent_limit": 2, "blocked": True},
+        "weights": {"4k": 3},
+        "channels": {big_channel: True},
+        "blocklist": [("zebra", False), ("apple", True)],
+    }
+    assert (await store.policy_snapshot(GUILD, BOB))["user"] is None
