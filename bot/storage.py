@@ -309,18 +309,20 @@ class Storage:
     async def claim_next_job(self, worker_id: str, *, max_active: int, lease_until: datetime) -> Job | None:
         """Give `worker_id` the next queued job, round-robin by user (fewest jobs holding a slot, then the
         longest since their last claim, then the oldest job), only while fewer than `max_active` jobs hold a
-        provider slot across every worker. None when nothing is waiting or every slot is taken."""
+        provider slot across every worker. None when nothing is waiting or every slot is taken. Only each
+        user's oldest waiting job can be next, so the ordering looks at one row per waiting user."""
         row = await self._one(
             f"""UPDATE jobs SET owner = ?, lease_until = ?,
                   claim_seq = (SELECT COALESCE(MAX(claim_seq), 0) + 1 FROM jobs)
                 WHERE id = (
-                  SELECT j.id FROM jobs j
-                  WHERE j.state = 'queued' AND j.owner IS NULL
-                    AND (SELECT COUNT(*) FROM jobs WHERE {HOLDING_SLOT}) < ?
-                  ORDER BY (SELECT COUNT(*) FROM jobs f WHERE f.user_id = j.user_id
-                              AND (f.state IN ('submitting', 'running') OR (f.state = 'queued' AND f.owner IS NOT NULL))),
-                           (SELECT MAX(l.claim_seq) FROM jobs l WHERE l.user_id = j.user_id),
-                           j.id
+                  WITH holding AS (SELECT user_id, COUNT(*) AS n FROM jobs WHERE {HOLDING_SLOT} GROUP BY user_id),
+                       waiting AS (SELECT user_id, MIN(id) AS id FROM jobs
+                                   WHERE state = 'queued' AND owner IS NULL GROUP BY user_id)
+                  SELECT w.id FROM waiting w LEFT JOIN holding h ON h.user_id = w.user_id
+                  WHERE (SELECT COALESCE(SUM(n), 0) FROM holding) < ?
+                  ORDER BY COALESCE(h.n, 0),
+                           (SELECT MAX(l.claim_seq) FROM jobs l WHERE l.user_id = w.user_id),
+                           w.id
                   LIMIT 1)
                 RETURNING {_JOB_COLUMNS}""",
             (worker_id, _ts(lease_until), max_active),

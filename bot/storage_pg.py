@@ -257,20 +257,24 @@ class PostgresStorage:
     async def claim_next_job(self, worker_id: str, *, max_active: int, lease_until: datetime) -> Job | None:
         """Give `worker_id` the next queued job, round-robin by user (fewest jobs holding a slot, then the
         longest since their last claim, then the oldest job), only while fewer than `max_active` jobs hold a
-        provider slot across every worker. None when nothing is waiting or every slot is taken."""
+        provider slot across every worker. None when nothing is waiting or every slot is taken. Only each
+        user's oldest waiting job can be next, so the ordering looks at one row per waiting user."""
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", CLAIM_LOCK)
             row = await conn.fetchrow(
                 f"""
                 WITH holding AS (
                     SELECT user_id, COUNT(*) AS n FROM jobs WHERE {HOLDING_SLOT} GROUP BY user_id
+                ), waiting AS (
+                    SELECT user_id, MIN(id) AS id FROM jobs WHERE state = 'queued' AND owner IS NULL GROUP BY user_id
                 ), pick AS (
-                    SELECT j.id AS pick_id FROM jobs j LEFT JOIN holding h ON h.user_id = j.user_id
+                    SELECT j.id AS pick_id FROM waiting w JOIN jobs j ON j.id = w.id
+                    LEFT JOIN holding h ON h.user_id = w.user_id
                     WHERE j.state = 'queued' AND j.owner IS NULL
                       AND (SELECT COALESCE(SUM(n), 0) FROM holding) < $3
                     ORDER BY COALESCE(h.n, 0),
-                             (SELECT MAX(l.claim_seq) FROM jobs l WHERE l.user_id = j.user_id) NULLS FIRST,
-                             j.id
+                             (SELECT MAX(l.claim_seq) FROM jobs l WHERE l.user_id = w.user_id) NULLS FIRST,
+                             w.id
                     LIMIT 1
                     FOR UPDATE OF j SKIP LOCKED
                 )

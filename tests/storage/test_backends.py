@@ -14,7 +14,7 @@ import pytest
 
 from bot.domain import JobState, VideoRequest
 from bot.storage import Storage, migration_scripts, open_storage
-from bot.storage_pg import PostgresStorage
+from bot.storage_pg import PostgresStorage, probe
 
 GUILD, CHANNEL, ALICE, BOB, CAROL = 10, 20, 1, 2, 3
 DAY = "2026-03-14"
@@ -350,3 +350,25 @@ async def test_queue_view_numbers_the_shared_queue(store):
     assert [j.id for j in view.jobs] == [a2.id, b1.id]
     assert view.holding == {ALICE: 1}
     assert set(view.last_claim) == {ALICE} and a1.id
+
+
+# --- python -m bot check -----------------------------------------------------------------------------------------
+
+
+async def test_probe_reports_a_usable_postgres_without_changing_it(postgres_url):
+    """`check` sees a writable PostgreSQL, names it without any password, and creates no table."""
+    import asyncpg
+
+    usable, found = await probe(postgres_url)
+    assert usable and found.startswith("PostgreSQL ") and "writable" in found
+    conn = await asyncpg.connect(postgres_url)
+    try:
+        assert await conn.fetchval("SELECT to_regclass('jobs')") is None
+    finally:
+        await conn.close()
+
+
+async def test_probe_reports_an_unreachable_postgres_without_its_password():
+    """A refused connection is a failed check whose message names host and database, never the password."""
+    usable, found = await probe("postgresql://reelbot:hunter2-secret@127.0.0.1:1/reelbot", timeout=2)
+    assert not usable and "127.0.0.1:1/reelbot" in found and "hunter2" not in found

@@ -6,3 +6,6 @@ ALTER TABLE jobs ADD COLUMN claim_seq BIGINT;
 CREATE SEQUENCE jobs_claim_seq;
 CREATE INDEX jobs_user_claim ON jobs (user_id, claim_seq);
 CREATE INDEX jobs_lease ON jobs (owner, lease_until);
+-- Small partial indexes for the claim: the jobs holding a provider slot, and the unclaimed waiting ones.
+CREATE INDEX jobs_holding ON jobs (user_id) WHERE state IN ('submitting', 'running') OR (state = 'queued' AND owner IS NOT NULL);
+CREATE INDEX jobs_waiting ON jobs (user_id, id) WHERE state = 'queued' AND owner IS NULL;
