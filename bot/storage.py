@@ -611,13 +611,14 @@ class Storage:
         async with self.db.execute(sql, params) as cursor:
             return cursor.rowcount
 
+    # One trip to aiosqlite's single worker thread per query (not execute + fetch + close): in a burst
+    # every trip queues behind every other command's, so trips, not SQL, set the acknowledgement time.
     async def _one(self, sql: str, params: tuple = ()) -> aiosqlite.Row | None:
-        async with self.db.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        rows = await self.db.execute_fetchall(sql, params)
+        return rows[0] if rows else None
 
     async def _all(self, sql: str, params: tuple = ()) -> list[aiosqlite.Row]:
-        async with self.db.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        return list(await self.db.execute_fetchall(sql, params))
 
 
 def is_postgres_url(database_url: str) -> bool:
