@@ -31,7 +31,7 @@ def bot_env(request, tmp_path, fake_luma):
     env = {
         "DISCORD_TOKEN": "unused-offline",
         "VIDEO_PROVIDERS": "luma",
-        "LUMAAI_API_KEY": LUMA_KEY,
+        "LUMAAI_API_KEY": fake_luma.api_key,
         "LUMAAI_BASE_URL": fake_luma.base_url,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'reelbot.db'}",
         "DATA_DIR": str(tmp_path / "data"),

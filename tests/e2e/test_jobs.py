@@ -243,7 +243,7 @@ async def test_max_active_jobs_queues_the_rest_with_their_position(simcord_env, 
 # --- provider errors ----------------------------------------------------------------------------------
 
 
-@pytest.mark.bot_env(LUMAAI_API_KEY="luma-wrong-key-zzzzzzzzzzzz")
+@pytest.mark.bot_env(LUMAAI_API_KEY="luma-wrong-key-zz")
 async def test_bad_key_tells_the_admin_in_the_log_and_the_user_politely(simcord_env, world, fake_luma, caplog):
     """A 401 from Luma fails the job with a polite message, refunds, and logs a clear error for the admin."""
     _, channel, alice, _ = world
