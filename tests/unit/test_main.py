@@ -18,6 +18,8 @@ import pytest
 from aiohttp import web
 
 import bot.__main__ as cli
+import bot.check
+import bot.generate
 from bot.domain import ProviderState, ProviderStatus
 from bot.errors import ProviderAuthError, ProviderUnavailableError
 from bot.providers.base import Capabilities
@@ -145,7 +147,8 @@ def install(monkeypatch, **providers: StubProvider) -> dict[str, StubProvider]:
         stub.context = context
         return stub
 
-    monkeypatch.setattr(cli, "build_provider", build)
+    monkeypatch.setattr(bot.check, "build_provider", build)
+    monkeypatch.setattr(bot.generate, "build_provider", build)
     return providers
 
 
@@ -582,7 +585,7 @@ def test_progress_bar_on_a_terminal_redraws_one_line():
             pass
 
     tty = Tty()
-    bar = cli.Progress(tty, "luma")
+    bar = bot.generate.Progress(tty, "luma")
     bar.show(None, 0)
     bar.show(running(0.5), 75)
     bar.done()
