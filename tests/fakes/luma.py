@@ -23,6 +23,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes._server import serve_local
+
 MODELS = ("ray-2", "ray-flash-2")
 ASPECT_RATIOS = ("1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21")
 RESOLUTIONS = ("540p", "720p", "1080p", "4k")
@@ -157,7 +159,6 @@ class FakeLuma:
 
     async def start(self) -> str:
         app = web.Application(middlewares=[self._middleware])
-        app.on_response_prepare.append(_close_connection)
         app.router.add_post("/generations/video", self._create)
         app.router.add_post("/generations", self._create)
         app.router.add_get("/generations", self._list)
@@ -167,12 +168,7 @@ class FakeLuma:
         app.router.add_get("/credits", self._credits)
         app.router.add_get("/ping", self._ping)
         app.router.add_get("/assets/{name}", self._asset)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.base_url = f"http://127.0.0.1:{port}"
+        self._runner, self.base_url = await serve_local(app)
         return self.base_url
 
     async def close(self) -> None:
@@ -499,7 +495,3 @@ def _injected_response(injection: _Injection) -> web.Response:
         return web.Response(status=injection.status, text=injection.body, headers=headers)
     return web.json_response(injection.body, status=injection.status, headers=headers)
 
-
-async def _close_connection(request: web.Request, response: web.StreamResponse) -> None:
-    response.force_close()  # drop the connection after this response...
-    response.headers["Connection"] = "close"  # ...and say so (aiohttp ≥3.10 fills headers before this hook)

@@ -21,6 +21,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes._server import serve_local
+
 FEATURES = ("TEXT_TO_VIDEO", "IMAGE_TO_VIDEO")
 MODEL_NAMES = ("ray-v1", "ray-v2", "ray-v2-flash", "ray-v3", "ray-v3-reasoning")
 DURATIONS = ("5s", "10s")
@@ -94,17 +96,11 @@ class FakeOneMin:
 
     async def start(self) -> str:
         app = web.Application(middlewares=[self._middleware])
-        app.on_response_prepare.append(_close_connection)
         app.router.add_post("/api/features", self._features)
         app.router.add_post("/api/assets", self._upload)
         app.router.add_get("/s3/{key:.+}", self._s3)
         app.router.add_get("/cdn/{name}", self._cdn)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.base_url = f"http://127.0.0.1:{port}"
+        self._runner, self.base_url = await serve_local(app)
         return self.base_url
 
     async def close(self) -> None:
@@ -302,7 +298,3 @@ class FakeOneMin:
             return web.Response(status=404)
         return web.Response(body=found[0], content_type=found[1])
 
-
-async def _close_connection(request: web.Request, response: web.StreamResponse) -> None:
-    response.headers["Connection"] = "close"
-    response.force_close()

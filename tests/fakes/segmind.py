@@ -20,6 +20,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes._server import serve_local
+
 ASPECT_RATIOS = ("1:1", "16:9", "4:3", "3:4", "9:16", "9:21", "21:9")
 SLUGS = {"luma-txt-2-video": None, "luma-ray-txt-2-video": ("720p", "1080p")}  # slug → allowed resolutions
 ROUTES = ("v1", "v2", "status", "result", "credits")
@@ -114,19 +116,13 @@ class FakeSegmind:
 
     async def start(self) -> str:
         app = web.Application(middlewares=[self._middleware])
-        app.on_response_prepare.append(_close_connection)
         app.router.add_post("/v1/{slug}", self._v1_create)
         app.router.add_get("/v1/get-user-credits", self._credits)
         app.router.add_post("/v2/{slug}", self._v2_create)
         app.router.add_get("/v2/{kind}/{id}/status", self._v2_status)
         app.router.add_get("/v2/{kind}/{id}", self._v2_result)
         app.router.add_get("/files/{name}", self._file)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.base_url = f"http://127.0.0.1:{port}"
+        self._runner, self.base_url = await serve_local(app)
         return self.base_url
 
     async def close(self) -> None:
@@ -322,7 +318,3 @@ def _error(status: int, message: str | None = None, headers: dict[str, str] | No
     text = message or ERROR_TEXT.get(status, f"HTTP {status}")
     return web.json_response({"error": text}, status=status, headers=headers)
 
-
-async def _close_connection(request: web.Request, response: web.StreamResponse) -> None:
-    response.headers["Connection"] = "close"
-    response.force_close()

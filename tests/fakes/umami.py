@@ -20,6 +20,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes._server import serve_local
+
 DEFAULT_KEY = "umami-test-key-0123456789"
 VOCABULARIES = {"v1": ("pending", "processing", "completed"), "v2": ("queued", "dreaming", "completed")}
 ASPECT_RATIOS = ("1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21")
@@ -106,12 +108,7 @@ class FakeUmami:
         app.router.add_post("/v1/luma-ai/generations/{task_id}/extend", self._extend)
         app.router.add_get("/v1/luma-ai/generation", self._poll)
         app.router.add_get("/videos/{gen_id}.mp4", self._video)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.base_url = f"http://127.0.0.1:{port}"
+        self._runner, self.base_url = await serve_local(app)
         return self.base_url
 
     async def close(self) -> None:
@@ -167,9 +164,7 @@ class FakeUmami:
         )
         if self.latency:
             await asyncio.sleep(self.latency)
-        response = await self._answer(request, route, handler)
-        response.force_close()  # `Connection: close`: no keep-alive waits between polls
-        return response
+        return await self._answer(request, route, handler)
 
     async def _answer(self, request: web.Request, route: str, handler) -> web.StreamResponse:
         if route != "video" and request.headers.get("Authorization") != f"Bearer {self.api_key}":
