@@ -55,6 +55,14 @@ def validate(request: VideoRequest, providers: Iterable[VideoProvider]) -> None:
     raise InvalidRequestError("no provider can do this", public_message="No configured provider can do that.")
 
 
+def offered_models(providers: Iterable[VideoProvider]) -> list[str]:
+    """Every model `providers` offer, in their order, each once."""
+    seen: list[str] = []
+    for provider in providers:
+        seen += [m for m in provider.capabilities.models if m not in seen]
+    return seen
+
+
 async def start(provider: VideoProvider, request: VideoRequest) -> ProviderStatus:
     """Ask `provider` to start whatever `request` describes (sent once: a create is never repeated)."""
     return await provider.submit(request)
@@ -133,3 +141,13 @@ async def poll_until_done(
 
 def failure(status: ProviderStatus) -> GenerationFailedError:
     return GenerationFailedError(status.failure_reason or "", user_fault=status.user_fault)
+
+
+async def cancel_quietly(provider: VideoProvider, provider_job_id: str | None, what: str) -> None:
+    """Stop a generation at the provider; a refusal is logged, never raised (the job is over either way)."""
+    if not provider_job_id:
+        return
+    try:
+        await provider.cancel(provider_job_id)
+    except ReelbotError as error:
+        log.warning("could not cancel %s at %s: %s", what, provider.name, error)

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import aiohttp
 
-from bot import media, metrics
+from bot import generation, media, metrics
 from bot.clock import Clock
 from bot.delivery import fetch_clip, video_location
 from bot.domain import Job, JobState, ProviderState, ProviderStatus, VideoRequest
 from bot.errors import JobTimeoutError, ProviderError, ReelbotError
-from bot.generation import FALLBACK_ERRORS, failure, fit_request, poll_until_done, start_with_fallback, validate
+from bot.generation import FALLBACK_ERRORS, fit_request
 from bot.job_queue import JobQueue
 from bot.observer import JobObserver, JobProgress, running_progress
 from bot.providers.base import VideoProvider
@@ -62,6 +62,7 @@ class JobRunner:
         self.quotas = quotas
         self.providers = {p.name: p for p in providers}
         self.provider_order = [p.name for p in providers]
+        self._ordered = list(providers)  # the fallback order
         self.clock = clock
         self.session = session
         self.observer = observer
@@ -142,14 +143,11 @@ class JobRunner:
 
     def validate(self, request: VideoRequest) -> None:
         """Raise InvalidRequestError naming what is possible unless some configured provider can do it."""
-        validate(request, [self.providers[name] for name in self.provider_order])
+        generation.validate(request, self._ordered)
 
     def models(self) -> list[str]:
         """Every model the configured providers offer, primary's first."""
-        seen: list[str] = []
-        for provider in self.providers.values():
-            seen += [m for m in provider.capabilities.models if m not in seen]
-        return seen
+        return generation.offered_models(self._ordered)
 
     def position(self, job_id: int) -> int | None:
         return self._positions.get(job_id)
@@ -217,7 +215,8 @@ class JobRunner:
     async def _run(self, job: Job) -> None:
         try:
             if job.state is JobState.QUEUED:
-                if self._past_deadline(job):  # waited in the queue for the whole timeout: don't start it now
+                # Waited in the queue for the whole timeout: don't start it now.
+                if self.clock.now() >= job.created_at + timedelta(seconds=self.timeout_s):
                     raise JobTimeoutError(f"job {job.id} waited {self.timeout_s:.0f}s in the queue")
                 job, status = await self._submit(job)
             else:
@@ -260,15 +259,14 @@ class JobRunner:
             log.warning("provider %s unavailable before accepting job %s: %s", provider.name, job.id, error,
                         extra={"job_id": job.id, "provider": provider.name})  # fmt: skip
 
-        ordered = [self.providers[name] for name in self.provider_order]
-        provider, status = await start_with_fallback(ordered, job.request, attempt=attempt, skipped=skipped)
+        provider, status = await generation.start_with_fallback(self._ordered, job.request, attempt=attempt, skipped=skipped)
         await self.storage.update_job(job.id, provider_job_id=status.provider_job_id, video_url=video_location(status))
         if status.state is ProviderState.FAILED:
-            raise failure(status)
+            raise generation.failure(status)
         target = JobState.DELIVERING if status.state is ProviderState.COMPLETED else JobState.RUNNING
         if not await self.storage.transition(job.id, (JobState.SUBMITTING,), target, held_by=self.queue.held_by):
             # Cancelled while the create request was on the wire: stop what the provider just accepted.
-            await self._cancel_at_provider(provider, status.provider_job_id, job.id)
+            await generation.cancel_quietly(provider, status.provider_job_id, f"job {job.id}")
             raise asyncio.CancelledError
         _count(target, provider.name)
         log.info("job %s accepted by %s as %s", job.id, provider.name, status.provider_job_id,
@@ -285,7 +283,7 @@ class JobRunner:
         async def changed(status: ProviderStatus) -> None:
             await self._notify(job, running_progress(job, status, typical, self.clock.now()))
 
-        return await poll_until_done(
+        return await generation.poll_until_done(
             provider, job.provider_job_id, status, clock=self.clock,
             deadline=job.created_at + timedelta(seconds=self.timeout_s), on_status=changed,
             what=f"job {job.id}", timeout_message=f"job {job.id} unfinished after {self.timeout_s:.0f}s",
@@ -369,21 +367,13 @@ class JobRunner:
             self._release_slot(job_id)
             provider = self.providers.get(job.provider or "")
             if provider is not None and job.provider_job_id:
-                await self._cancel_at_provider(provider, job.provider_job_id, job_id)
+                await generation.cancel_quietly(provider, job.provider_job_id, f"job {job_id}")
             await self.storage.refund(job_id)
             cancelled = await self.storage.get_job(job_id)
             await self._announce_positions()
             return cancelled
         finally:
             self._cancelling.discard(job_id)
-
-    async def _cancel_at_provider(self, provider: VideoProvider, provider_job_id: str | None, job_id: int) -> None:
-        if not provider_job_id:
-            return
-        try:
-            await provider.cancel(provider_job_id)
-        except ReelbotError as error:
-            log.warning("could not cancel job %s at %s: %s", job_id, provider.name, error)
 
     # --- leases (shared queue) -------------------------------------------------------------------
 
@@ -406,9 +396,6 @@ class JobRunner:
                         extra={"job_id": job.id})  # fmt: skip
             await self._resume(job)
         self._wake.set()
-
-    def _past_deadline(self, job: Job) -> bool:
-        return self.clock.now() >= job.created_at + timedelta(seconds=self.timeout_s)
 
     async def _fresh(self, job: Job) -> Job:
         return await self.storage.get_job(job.id) or job
