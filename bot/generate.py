@@ -10,13 +10,14 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
-from typing import Any, TextIO
 
 import aiohttp
+from rich.console import Console
 
 from bot.clock import Clock
-from bot.config import PROVIDER_KEYS, Settings, load_settings
+from bot.config import PROVIDER_KEYS, PROVIDER_ORDER, Settings, load_settings
 from bot.console import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, describe, print_config_error, quiet_level
 from bot.domain import ProviderState, ProviderStatus, VideoRequest
 from bot.errors import (
@@ -29,76 +30,26 @@ from bot.errors import (
     ProviderCreditsError,
     ProviderError,
     ProviderProtocolError,
-    ProviderRateLimitError,
+    ReelbotError,
 )
-from bot.jobs import FALLBACK_ERRORS, fit_request
+from bot.generation import failure, poll_until_done, start_with_fallback, validate
 from bot.log import Redactor, setup_logging
 from bot.media import download, looks_like_video
 from bot.providers import ProviderContext, VideoProvider, build_provider
-from bot.providers.base import check_request
+from bot.terminal import TerminalProgress
 
 PROMPT_MIN, PROMPT_MAX = 3, 5000
-
-
-class Progress:
-    """A one-line progress bar on stderr: redrawn in place on a terminal, a line per change otherwise."""
-
-    WIDTH = 24
-
-    def __init__(self, stream: TextIO, label: str, redact: Redactor | None = None) -> None:
-        self.stream = stream
-        self.label = label
-        self.redact = redact or Redactor(())
-        self.tty = stream.isatty()
-        self._last_line = ""
-        self._last_key: tuple[Any, ...] = ()
-
-    def show(self, status: ProviderStatus | None, elapsed: float, note: str = "") -> None:
-        state = "submitting" if status is None else (status.raw_state or status.state.value)
-        fraction = None if status is None else status.progress
-        if status is not None and status.state is ProviderState.COMPLETED:
-            fraction = 1.0
-        if fraction is not None:
-            fraction = min(1.0, max(0.0, fraction))
-            filled = round(fraction * self.WIDTH)
-            bar, percent = "#" * filled + "-" * (self.WIDTH - filled), f"{fraction:4.0%}"
-        else:  # indeterminate: a marker bouncing with elapsed time
-            span = self.WIDTH - 3
-            step = int(elapsed) % (2 * span)
-            pos = step if step <= span else 2 * span - step
-            bar, percent = " " * pos + "<=>" + " " * (span - pos), "  ? "
-        minutes, seconds = divmod(int(elapsed), 60)
-        line = f"[{bar}] {percent} {minutes:d}:{seconds:02d} {self.label} {state}"
-        if note:
-            line += f" ({note})"
-        line = self.redact(line)
-        if self.tty:
-            self.stream.write("\r" + line.ljust(len(self._last_line)))
-            self.stream.flush()
-        else:
-            key = (state, percent if fraction is not None else None, note, int(elapsed) // 30)
-            if key != self._last_key:
-                self.stream.write(line + "\n")
-                self._last_key = key
-        self._last_line = line
-
-    def say(self, text: str) -> None:
-        """A message of its own on the next line (the bar is finished first)."""
-        self.done()
-        self.stream.write(self.redact(text) + "\n")
-        self.stream.flush()
-        self._last_line = ""
-
-    def done(self) -> None:
-        if self.tty and self._last_line:
-            self.stream.write("\n")
-            self.stream.flush()
 
 
 async def run_generate(args: argparse.Namespace, env: Mapping[str, str], clock: Clock) -> int:
     env = dict(env)
     if args.provider:
-        env["VIDEO_PROVIDERS"] = args.provider.strip().lower()
+        name = args.provider.strip().lower()
+        if name not in PROVIDER_ORDER:
+            known = ", ".join(PROVIDER_ORDER)
+            print(f"error: --provider {args.provider!r} is not a provider; choose from {known}", file=sys.stderr)
+            return EXIT_CONFIG
+        env["VIDEO_PROVIDERS"] = name
     try:
         settings = load_settings(env)
     except ConfigError as error:
@@ -137,16 +88,12 @@ async def run_generate(args: argparse.Namespace, env: Mapping[str, str], clock: 
                 providers = [build_provider(config, context) for config in settings.providers]
             except ImportError as error:
                 return fail(f"provider adapter not available ({error.name or error})")
-            able = [p for p in providers if fit_request(request, p) is not None]
-            if not able:  # name what is possible, as /video does
-                owner = next((p for p in providers if request.model in p.capabilities.models), providers[0])
-                try:
-                    check_request(owner.capabilities, owner.display_name, request)
-                except InvalidRequestError as error:
-                    return fail(error.public_message.replace(" Nothing was charged.", ""), EXIT_CONFIG)
-                return fail("no configured provider can do that", EXIT_CONFIG)
+            try:  # name what is possible, as /video does
+                validate(request, providers)
+            except InvalidRequestError as error:
+                return fail(error.public_message.replace(" Nothing was charged.", ""), EXIT_CONFIG)
             try:
-                saved, provider, job_id, elapsed = await _generate(able, request, context, settings, output)
+                saved, provider, job_id, elapsed = await _generate(providers, request, context, settings, output)
             except GenerationFailedError as error:
                 return fail(f"the generation failed: {error.reason or 'no reason given'}")
             except JobTimeoutError:
@@ -174,95 +121,50 @@ async def _generate(
     settings: Settings,
     output: Path | None,
 ) -> tuple[Path, VideoProvider, str, float]:
+    """Start, poll and save one generation through the bot's own steps (bot.generation)."""
     clock = context.clock
     started = clock.monotonic()
-    deadline = started + settings.job_timeout_s
+    deadline = clock.now() + timedelta(seconds=settings.job_timeout_s)
+    console = Console(stderr=True, force_terminal=sys.stderr.isatty(), highlight=False)
     status: ProviderStatus | None = None
     provider = providers[0]
-    progress = Progress(sys.stderr, provider.name, Redactor(settings.secrets()))
-    try:
-        provider, status = await _submit_with_fallback(providers, request, progress, clock, started, deadline)
-        progress.label = provider.name
-        job_id = status.provider_job_id or "-"
-        note = ""
-        while not status.done:
-            remaining = deadline - clock.monotonic()
-            if remaining <= 0:
-                raise JobTimeoutError(f"{provider.name} job {job_id} still {status.raw_state or status.state}")
-            if not status.provider_job_id:
-                raise ProviderProtocolError(f"{provider.name} gave no job id to poll", provider=provider.name)
-            wait = status.poll_after if status.poll_after is not None else provider.poll_interval
-            await _sleep_showing(clock, min(max(wait, 0.0), remaining), progress, status, started, note)
-            try:
-                status = await asyncio.wait_for(provider.poll(status.provider_job_id), max(1.0, remaining))
-                note = ""
-            except ProviderRateLimitError as error:
-                note = "rate limited, waiting"
-                await clock.sleep(min(error.retry_after or provider.poll_interval, max(0.0, remaining)))
-                continue
-            except ProviderError as error:
-                if not error.retryable:
-                    raise
-                note = f"retrying: {type(error).__name__}"
-            except TimeoutError:
-                raise JobTimeoutError(f"{provider.name} job {job_id} poll did not answer") from None
-            progress.show(status, clock.monotonic() - started, note)
-        progress.done()
-        if status.state is ProviderState.FAILED:
-            raise GenerationFailedError(status.failure_reason or "", user_fault=status.user_fault, provider=provider.name)
-        target = output or Path(f"reel-{_safe_name(job_id)}.mp4")
-        await _save(status, target, context, provider)
-        return target, provider, job_id, clock.monotonic() - started
-    except BaseException as error:
-        progress.done()
-        if isinstance(error, ProviderError) and not error.provider:
-            error.provider = provider.name
-        if status is not None and not status.done and status.provider_job_id and provider.capabilities.cancel:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(provider.cancel(status.provider_job_id)), 10)
-        raise
+    with TerminalProgress(console, clock, Redactor(settings.secrets())) as progress:
 
+        async def attempt(candidate: VideoProvider) -> None:
+            progress.show(candidate.name, None)
 
-async def _submit_with_fallback(
-    providers: list[VideoProvider],
-    request: VideoRequest,
-    progress: Progress,
-    clock: Clock,
-    started: float,
-    deadline: float,
-) -> tuple[VideoProvider, ProviderStatus]:
-    """Submit to the first provider that can do the request; fall back to the next one only while the
-    earlier one is down, busy or out of credits *before* it accepted the job (the bot's rule)."""
-    last_error: ProviderError | None = None
-    for provider in providers:
-        progress.label = provider.name
-        progress.show(None, clock.monotonic() - started)
-        remaining = deadline - clock.monotonic()
-        if remaining <= 0:
-            break
+        async def skipped(candidate: VideoProvider, error: ReelbotError) -> None:
+            progress.say(f"{candidate.name} is unavailable ({describe(error)}); trying the next provider")
+
+        async def changed(new: ProviderStatus) -> None:
+            nonlocal status
+            status = new
+            progress.show(provider.name, new)
+
         try:
-            return provider, await asyncio.wait_for(provider.submit(request), remaining)
-        except FALLBACK_ERRORS as error:
-            last_error = error
-            progress.say(f"{provider.name} is unavailable ({describe(error)}); trying the next provider")
-        except TimeoutError:
-            raise JobTimeoutError(f"{provider.name} did not answer the create request") from None
-    if last_error is not None:
-        raise last_error
-    raise JobTimeoutError("no time left to submit")
-
-
-async def _sleep_showing(
-    clock: Clock, seconds: float, progress: Progress, status: ProviderStatus, started: float, note: str
-) -> None:
-    """Sleep in slices of at most a second on a terminal, so elapsed time keeps ticking."""
-    if not progress.tty:
-        await clock.sleep(seconds)
-        return
-    end = clock.monotonic() + seconds
-    while (left := end - clock.monotonic()) > 0:
-        await clock.sleep(min(1.0, left))
-        progress.show(status, clock.monotonic() - started, note)
+            provider, status = await start_with_fallback(providers, request, attempt=attempt, skipped=skipped)
+            job_id = status.provider_job_id or "-"
+            progress.show(provider.name, status)
+            if not status.done:
+                if not status.provider_job_id:
+                    raise ProviderProtocolError(f"{provider.name} gave no job id to poll", provider=provider.name)
+                status = await poll_until_done(
+                    provider, status.provider_job_id, status, clock=clock, deadline=deadline, on_status=changed,
+                    what=f"{provider.name} job {job_id}",
+                    timeout_message=f"{provider.name} job {job_id} still {status.raw_state or status.state.value}",
+                )  # fmt: skip
+            elif status.state is ProviderState.FAILED:
+                raise failure(status)
+        except BaseException as error:
+            if isinstance(error, ProviderError) and not error.provider:
+                error.provider = provider.name
+            if status is not None and not status.done and status.provider_job_id and provider.capabilities.cancel:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(asyncio.shield(provider.cancel(status.provider_job_id)), 10)
+            raise
+    target = output or Path(f"reel-{_safe_name(job_id)}.mp4")
+    await _save(status, target, context, provider)
+    return target, provider, job_id, clock.monotonic() - started
 
 
 async def _save(status: ProviderStatus, target: Path, context: ProviderContext, provider: VideoProvider) -> None:

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot import fair_queue
 from bot.domain import Job, JobState, ProviderState, ProviderStatus, VideoRequest
 from bot.jobs import JobRunner
 from bot.providers.base import Capabilities
@@ -89,18 +90,24 @@ def job(job_id: int, user_id: int) -> Job:
     )  # fmt: skip
 
 
+def positions_of(runner: JobRunner) -> dict[int, int]:
+    """The positions the runner would show now."""
+    return runner.queue.positions(runner._holding())
+
+
 async def dispatch_order(runner: JobRunner) -> list[int]:
     """Run the real dispatch loop with a slot that frees the moment a job starts; returns the start order."""
     order: list[int] = []
 
     def start_task(job: Job, *, in_flight: bool) -> None:
         order.append(job.id)  # no task: the job "finishes" at once, so the next pick is a fresh decision
+        runner._wake.set()  # as a freed slot does
 
     runner._start_task = start_task  # type: ignore[method-assign]
     runner._dispatcher = asyncio.create_task(runner._dispatch_loop())
     runner._wake.set()
     for _ in range(1000):
-        if not runner._queue:
+        if not runner.queue.waiting:
             break
         await asyncio.sleep(0)
     await runner.stop()
@@ -124,7 +131,7 @@ async def test_enqueue_returns_and_updates_positions(tmp_path):
     runner = make_runner(tmp_path)
     assert [runner.enqueue(job(i, A)) for i in range(1, 6)] == [1, 2, 3, 4, 5]
     assert runner.enqueue(job(6, B)) == 2
-    assert runner._queue_positions() == {1: 1, 6: 2, 2: 3, 3: 4, 4: 5, 5: 6}
+    assert positions_of(runner) == {1: 1, 6: 2, 2: 3, 3: 4, 4: 5, 5: 6}
 
 
 async def test_positions_number_one_to_n(tmp_path):
@@ -133,7 +140,7 @@ async def test_positions_number_one_to_n(tmp_path):
     users = [A, A, B, C, A, B, C, C, A]
     for i, user in enumerate(users, start=1):
         runner.enqueue(job(i, user))
-    positions = runner._queue_positions()
+    positions = positions_of(runner)
     assert sorted(positions) == list(range(1, len(users) + 1))
     assert sorted(positions.values()) == list(range(1, len(users) + 1))
 
@@ -147,8 +154,9 @@ async def test_user_with_a_job_in_flight_waits_behind_others(tmp_path):
     runner.enqueue(job(2, A))
     runner.enqueue(job(3, B))
     runner.enqueue(job(4, C))
-    assert runner._queue[runner._next_index()].id == 3
-    assert runner._queue_positions() == {3: 1, 4: 2, 2: 3}
+    waiting, holding = runner.queue.waiting, fair_queue.holding_by_user(runner._holding())
+    assert waiting[fair_queue.next_index(waiting, holding, runner.queue.last_start)].id == 3
+    assert positions_of(runner) == {3: 1, 4: 2, 2: 3}
 
 
 @settings(max_examples=150, deadline=None)
@@ -160,7 +168,7 @@ def test_positions_predict_the_pick_order(tmp_path_factory, users):
         runner = make_runner(tmp_path_factory.mktemp("q"))
         for i, user in enumerate(users, start=1):
             runner.enqueue(job(i, user))
-        positions = runner._queue_positions()
+        positions = positions_of(runner)
         shown = sorted(positions, key=positions.__getitem__)
         assert await dispatch_order(runner) == shown
 
@@ -214,9 +222,9 @@ async def test_dispatcher_runs_jobs_in_the_shown_order(tmp_path, arrivals, expec
         ]
         for stored in jobs:
             runner.enqueue(stored)
-        positions = runner._queue_positions()
+        positions = positions_of(runner)
         promised = sorted(positions, key=positions.__getitem__)
-        runner._queue.clear()  # start() resumes the stored queued jobs itself
+        runner.queue.waiting.clear()  # start() resumes the stored queued jobs itself
         await runner.start()
         for _ in range(500):
             if len(await storage.jobs_in_states((JobState.COMPLETED,))) == len(jobs):

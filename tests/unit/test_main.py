@@ -568,29 +568,21 @@ def test_generate_validates_the_prompt_length(tmp_path, capsys):
     assert code == 2 and "3 to 5000 characters" in capsys.readouterr().err
 
 
-def test_progress_bar_on_a_terminal_redraws_one_line():
-    """On a TTY the bar is redrawn in place with \\r; the elapsed time reads m:ss."""
+def test_generate_names_the_provider_option_when_it_is_unknown(capsys):
+    """`--provider nope` is refused naming `--provider` and the possible providers; nothing is built."""
+    code = cli.main(["generate", "a lighthouse", "--provider", "nope"], environ={}, clock=ManualClock())
+    err = capsys.readouterr().err
+    assert code == 2 and "--provider 'nope'" in err and "luma, segmind, onemin, umami, demo" in err
 
-    class Tty:
-        def __init__(self):
-            self.text = ""
 
-        def isatty(self):
-            return True
-
-        def write(self, s):
-            self.text += s
-
-        def flush(self):
-            pass
-
-    tty = Tty()
-    bar = bot.generate.Progress(tty, "luma")
-    bar.show(None, 0)
-    bar.show(running(0.5), 75)
-    bar.done()
-    assert tty.text.count("\r") == 2 and tty.text.endswith("\n")
-    assert "1:15 luma dreaming" in tty.text and "[############------------]  50%" in tty.text
+def test_generate_on_the_demo_says_its_notice_once_without_doubled_words(tmp_path, capsys):
+    """The demo's "set LUMAAI_API_KEY" hint is printed once, as written, and never doubled into each line."""
+    code = cli.main(["generate", "a red fox", "-o", str(tmp_path / "d.mp4")], environ={"VIDEO_PROVIDERS": "demo"},
+                    clock=ManualClock())  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert err.count("LUMAAI_API_KEY") == 1 and "lumaai_api_key" not in err
+    assert "demo demo" not in err and "Demo (Demo" not in err
 
 
 def test_generate_goes_to_the_first_provider_that_can_do_the_request(monkeypatch, tmp_path, capsys):

@@ -5,7 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.unit.test_fair_queue import job, make_runner
+from bot import fair_queue
+from tests.unit.test_fair_queue import job
 
 
 def reference_positions(queue, running, last, starts) -> dict[int, int]:
@@ -28,14 +29,10 @@ STATE = st.dictionaries(st.integers(1, 6), st.tuples(st.integers(0, 3), st.integ
 
 @settings(max_examples=300, deadline=None)
 @given(users=QUEUES, state=STATE, starts=st.integers(0, 20), shuffle=st.randoms())
-def test_heap_numbering_matches_the_reference_simulation(tmp_path_factory, users, state, starts, shuffle):
+def test_heap_numbering_matches_the_reference_simulation(users, state, starts, shuffle):
     """For any waiting queue, jobs in flight per user and last starts, both numberings agree."""
-    runner = make_runner(tmp_path_factory.getbasetemp())
     queue = [job(index + 1, user) for index, user in enumerate(users)]
     shuffle.shuffle(queue)  # arrival order need not be id order
-    runner._queue = queue
     running = {user: count for user, (count, _) in state.items() if count}
     last = {user: seen for user, (_, seen) in state.items()}
-    runner._fairness = lambda: (dict(running), dict(last))  # type: ignore[method-assign]
-    runner._starts = starts
-    assert runner._queue_positions() == reference_positions(queue, running, last, starts)
+    assert fair_queue.positions(queue, running, last, starts) == reference_positions(queue, running, last, starts)
