@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -99,7 +99,7 @@ def job_from_row(row: Mapping[str, Any]) -> Job:
     )
 
 
-def policy_snapshot_from_json(values: tuple) -> dict[str, Any]:
+def policy_snapshot_from_json(values: tuple[Any, ...]) -> dict[str, Any]:
     """The six JSON columns of a policy snapshot (SQLite or PostgreSQL) as plain Python values."""
     settings, roles, user, weights, channels, blocklist = (json.loads(v) if v else None for v in values)
     return {
@@ -112,7 +112,7 @@ def policy_snapshot_from_json(values: tuple) -> dict[str, Any]:
     }
 
 
-def marks(values: tuple | list) -> str:
+def marks(values: Sequence[Any]) -> str:
     """`?, ?, ?` for an IN list of `values`."""
     return ", ".join("?" for _ in values)
 
