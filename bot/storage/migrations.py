@@ -1,5 +1,10 @@
 """The numbered .sql migrations of each dialect: bot/migrations/ (SQLite) and bot/migrations/postgres/.
-Files are applied in number order, each once; an applied file is never edited or renumbered."""
+Files are applied in number order, each once; an applied file is never edited or renumbered.
+
+A new table or column: add `NNNN_name.sql` with the next number to both folders (each in its dialect's
+types; tests/storage checks the numbers pair up), then name the column where queries meet it in
+bot/storage/rows.py (JOB_COLUMNS + Job, UPDATABLE or POLICY_COLUMNS) and write each query once in
+jobs.py / policy.py / audit.py with `?` placeholders (`?::bigint` where PostgreSQL cannot infer a type)."""
 
 from __future__ import annotations
 
