@@ -7,9 +7,12 @@ placeholders and casts, how statements run together (transactions and locks), th
 snapshot statements, JSON access, and its own numbered migrations (bot/migrations/, …/postgres/).
 `open_storage(database_url)` picks the dialect: SQLite by default, PostgreSQL for several processes.
 
-Plain SQL, not SQLAlchemy Core: measured by bench/bench_sqlalchemy.py (median of 3 runs, same machine,
-same run), SQLAlchemy Core's async engine reserves at a fraction of the raw path's rate on SQLite and
-PostgreSQL (figures in bench/README.md), and the hot path is one hand-written INSERT…SELECT either way.
+Plain SQL over this thin dialect layer, not SQLAlchemy Core + Alembic (issue 12), chosen by figures:
+bench/bench_sqlalchemy.py runs the hot path both ways in one run (median of 3; SQLAlchemy 2.0.58 ÷ raw):
+reservations 0.32x sequential / 0.54x in a burst on SQLite, 0.89x / 0.57x on PostgreSQL (on a loaded
+2-core machine; no run came within 10%). SQLite is bound by trips to aiosqlite's thread: one per query
+here, four in SQLAlchemy's adapter (cursor, execute, fetchall, close). And the statements that matter
+(JSON aggregation, SKIP LOCKED, advisory locks) would stay hand-written text() in Core anyway.
 """
 
 from __future__ import annotations
