@@ -2,8 +2,8 @@
 
 Run: `.venv/bin/python bench/bench_storage.py [--count 3000] [--postgres URL]`
 
-Both backends through the same public methods the bot uses (bot/storage.py, bot/storage_pg.py), each on a
-fresh database: an SQLite file in a temporary directory (WAL, as the bot opens it), and a new schema in
+Both backends through the same public methods the bot uses (bot/storage/: one implementation, two
+dialects), each on a fresh database: an SQLite file in a temporary directory (WAL, as the bot opens it), and a new schema in
 the PostgreSQL at --postgres (default $REELBOT_TEST_POSTGRES_URL or postgresql://postgres@127.0.0.1:5432/test),
 dropped afterwards. PostgreSQL is skipped, saying why, when it cannot be reached.
 

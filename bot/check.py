@@ -93,7 +93,7 @@ async def run_check(env: Mapping[str, str], invite_url: Callable[[str], str]) ->
 
 async def _check_database(settings: Settings, report: _Report) -> None:
     if is_postgres_url(settings.database_url):
-        from bot.storage_pg import probe
+        from bot.storage.postgres import probe
 
         usable, found = await probe(settings.database_url, timeout=CHECK_TIMEOUT_S)
         (report.good if usable else report.fail)(f"database: {found}")

@@ -70,7 +70,6 @@ async def test_migrations_are_idempotent_on_reopen(storage, db_path):
         assert raw(db_path, "PRAGMA user_version") == [(latest,)]
     finally:
         await again.close()
-    storage._db = None  # the fixture's close() is now a no-op
 
 
 async def test_migration_scripts_are_numbered_uniquely_from_one():
