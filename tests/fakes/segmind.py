@@ -23,7 +23,35 @@ from aiohttp import web
 from tests.fakes._server import serve_local
 
 ASPECT_RATIOS = ("1:1", "16:9", "4:3", "3:4", "9:16", "9:21", "21:9")
-SLUGS = {"luma-txt-2-video": None, "luma-ray-txt-2-video": ("720p", "1080p")}  # slug → allowed resolutions
+IMG2VIDEO_ASPECT_RATIOS = ("1:1", "16:9", "2:3", "3:2", "4:5", "5:4", "9:16", "9:21", "21:9")
+RESOLUTIONS = ("720p", "1080p")
+# slug → {field: allowed values (a tuple), or a type}; fields marked "*" are required. From the model pages cited in
+# bot/providers/segmind.py (segmind 1.3.0 itself has no per-model parameter types).
+SLUGS: dict[str, dict[str, Any]] = {
+    "luma-txt-2-video": {"prompt*": str, "aspect_ratio": ASPECT_RATIOS, "loop": bool},
+    "luma-ray-txt-2-video": {"prompt*": str, "aspect_ratio": ASPECT_RATIOS, "loop": bool, "resolution": RESOLUTIONS},
+    "luma-ray-img-2-video": {
+        "prompt*": str, "start_frame*": str, "aspect_ratio": IMG2VIDEO_ASPECT_RATIOS, "loop": bool,
+        "resolution": RESOLUTIONS, "concepts": list,
+    },
+    "ray-flash-2-720p": {
+        "prompt*": str, "aspect_ratio": ASPECT_RATIOS, "duration": (5, 9), "loop": bool, "start_image_url": str,
+        "end_image_url": str,
+    },
+}  # fmt: skip
+# The shapes a v2 result's `output` may take ("model-specific", segmind/v2.py): fake.output_shape picks one.
+OUTPUT_SHAPES: dict[str, Any] = {
+    "string": lambda url: {"output": url},
+    "list": lambda url: {"output": [url]},
+    "nested-list": lambda url: {"output": [[url]]},
+    "video": lambda url: {"output": {"video": url}},
+    "url": lambda url: {"output": {"url": url}},
+    "video_url": lambda url: {"output": {"video_url": url}},
+    "output": lambda url: {"output": {"output": url}},
+    "list-of-objects": lambda url: {"output": [{"video_url": url, "seed": 7}]},
+    "beside-output": lambda url: {"output": None, "video_url": url},
+    "unknown": lambda url: {"output": {"artifact_id": "a1b2", "kind": "mp4"}},
+}
 ROUTES = ("v1", "v2", "status", "result", "credits")
 # What inject() accepts besides an HTTP status: a raw non-JSON body, a 200 JPEG, a 200 MP4 labelled
 # image/jpeg (the seed's template leftover), a request that never answers, a connection dropped mid-wait.
@@ -96,6 +124,7 @@ class FakeSegmind:
         self.v2_slugs = set(SLUGS if v2_slugs is None else v2_slugs)  # slugs the v2 API knows
         self.v2_missing_status = v2_missing_status  # the answer to /v2/{slug} for other slugs (404 or 405)
         self.v2_failure: str | None = None  # v2 requests submitted while set end FAILED with this error
+        self.output_shape = "string"  # how a COMPLETED result carries the clip's URL (a key of OUTPUT_SHAPES)
         # Where the submit answer's status_url/response_url point: another origin (e.g. "http://localhost:<port>")
         # or another path than the documented /v2/requests; both are served.
         self.v2_url_base: str | None = None
@@ -210,15 +239,18 @@ class FakeSegmind:
             return "Model not found"
         if not isinstance(body, dict):
             return "Request body must be a JSON object"
-        if not isinstance(body.get("prompt"), str) or not body["prompt"].strip():
-            return "prompt is required"
-        if body.get("aspect_ratio", "1:1") not in ASPECT_RATIOS:
-            return f"aspect_ratio must be one of {', '.join(ASPECT_RATIOS)}"
-        if "loop" in body and not isinstance(body["loop"], bool):
-            return "loop must be a boolean"
-        allowed = SLUGS[slug]
-        if "resolution" in body and (allowed is None or body["resolution"] not in allowed):
-            return f"resolution is not valid for {slug}"
+        fields = {name.rstrip("*"): kind for name, kind in SLUGS[slug].items()}
+        for name in SLUGS[slug]:
+            if name.endswith("*") and name[:-1] not in body:
+                return f"{name[:-1]} is required"
+        for name, value in body.items():
+            kind = fields.get(name)
+            if kind is None:
+                return f"{name} is not a parameter of {slug}"
+            if isinstance(kind, tuple) and (value not in kind or isinstance(value, bool)):
+                return f"{name} must be one of {', '.join(map(str, kind))}"
+            if isinstance(kind, type) and (not isinstance(value, kind) or (kind is str and not value.strip())):
+                return f"{name} must be a {kind.__name__}"
         return None
 
     def _bytes(self, data: bytes, content_type: str) -> web.Response:
@@ -296,10 +328,8 @@ class FakeSegmind:
             return web.json_response({"status": "FAILED", "error": job.failure, "metrics": {}}, status=422)
         if job.state != "COMPLETED":
             return web.json_response({"status": job.state, "metrics": {}})
-        return web.json_response({
-            "status": "COMPLETED", "metrics": {"inference_time": 62.18},
-            "output": f"{self.base_url}/files/{job.id}.mp4",
-        })  # fmt: skip
+        shaped = OUTPUT_SHAPES[self.output_shape](f"{self.base_url}/files/{job.id}.mp4")
+        return web.json_response({"status": "COMPLETED", "metrics": {"inference_time": 62.18}, **shaped})
 
     async def _file(self, request: web.Request) -> web.StreamResponse:
         request_id = request.match_info["name"].removesuffix(".mp4")
