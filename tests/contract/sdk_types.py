@@ -69,11 +69,22 @@ def _typeddict_violations(value: Any, tp: Any, path: str) -> list[str]:
         return [f"{path}: expected an object ({tp.__name__}), got {type(value).__name__}"]
     hints = typing.get_type_hints(tp, include_extras=True)
     out = [f"{path}.{key}: {tp.__name__} has no field {key!r}" for key in value if key not in hints]
-    out += [f"{path}.{key}: required by {tp.__name__} but missing" for key in tp.__required_keys__ if key not in value]
+    out += [f"{path}.{key}: required by {tp.__name__} but missing" for key in _required(tp, hints) if key not in value]
     for key, hint in hints.items():
         if key in value:
             out += violations(value[key], hint, f"{path}.{key}")
     return out
+
+
+def _required(tp: Any, hints: dict[str, Any]) -> list[str]:
+    """Required keys, read from the resolved hints too: under `from __future__ import annotations` (as in lumaai's
+    generated files) `__required_keys__` misses `Required[...]` written inside a total=False TypedDict."""
+    wrapped = {key: typing.get_origin(hint) for key, hint in hints.items()}
+    return [
+        key for key in hints
+        if wrapped[key] in (typing.Required, typing_extensions.Required)
+        or (key in tp.__required_keys__ and wrapped[key] not in (typing.NotRequired, typing_extensions.NotRequired))
+    ]  # fmt: skip
 
 
 def _name(tp: Any) -> str:

@@ -16,29 +16,50 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, Required, TypedDict
 
 from aiohttp import web
 
+from tests.contract.sdk_types import violations
 from tests.fakes._server import serve_local
 
-ASPECT_RATIOS = ("1:1", "16:9", "4:3", "3:4", "9:16", "9:21", "21:9")
-IMG2VIDEO_ASPECT_RATIOS = ("1:1", "16:9", "2:3", "3:2", "4:5", "5:4", "9:16", "9:21", "21:9")
-RESOLUTIONS = ("720p", "1080p")
-# slug → {field: allowed values (a tuple), or a type}; fields marked "*" are required. From the model pages cited in
-# bot/providers/segmind.py (segmind 1.3.0 itself has no per-model parameter types).
-SLUGS: dict[str, dict[str, Any]] = {
-    "luma-txt-2-video": {"prompt*": str, "aspect_ratio": ASPECT_RATIOS, "loop": bool},
-    "luma-ray-txt-2-video": {"prompt*": str, "aspect_ratio": ASPECT_RATIOS, "loop": bool, "resolution": RESOLUTIONS},
-    "luma-ray-img-2-video": {
-        "prompt*": str, "start_frame*": str, "aspect_ratio": IMG2VIDEO_ASPECT_RATIOS, "loop": bool,
-        "resolution": RESOLUTIONS, "concepts": list,
-    },
-    "ray-flash-2-720p": {
-        "prompt*": str, "aspect_ratio": ASPECT_RATIOS, "duration": (5, 9), "loop": bool, "start_image_url": str,
-        "end_image_url": str,
-    },
-}  # fmt: skip
+Aspect = Literal["1:1", "16:9", "4:3", "3:4", "9:16", "9:21", "21:9"]
+Resolution = Literal["720p", "1080p"]
+
+
+# Each slug's parameters as the model pages cited in bot/providers/segmind.py list them (segmind 1.3.0 itself has
+# no per-model types): a field, value or type not listed here is a 400 from the fake.
+class LumaTxt2VideoParams(TypedDict, total=False):
+    prompt: Required[str]
+    aspect_ratio: Aspect
+    loop: bool
+
+
+class LumaRayTxt2VideoParams(LumaTxt2VideoParams, total=False):
+    resolution: Resolution
+
+
+class LumaRayImg2VideoParams(TypedDict, total=False):
+    prompt: Required[str]
+    start_frame: Required[str]
+    aspect_ratio: Literal["1:1", "16:9", "2:3", "3:2", "4:5", "5:4", "9:16", "9:21", "21:9"]
+    loop: bool
+    resolution: Resolution
+    concepts: list[str]
+
+
+class RayFlash2720pParams(LumaTxt2VideoParams, total=False):
+    duration: Literal[5, 9]
+    start_image_url: str
+    end_image_url: str
+
+
+SLUGS: dict[str, type] = {
+    "luma-txt-2-video": LumaTxt2VideoParams,
+    "luma-ray-txt-2-video": LumaRayTxt2VideoParams,
+    "luma-ray-img-2-video": LumaRayImg2VideoParams,
+    "ray-flash-2-720p": RayFlash2720pParams,
+}
 # The shapes a v2 result's `output` may take ("model-specific", segmind/v2.py): fake.output_shape picks one.
 OUTPUT_SHAPES: dict[str, Any] = {
     "string": lambda url: {"output": url},
@@ -237,21 +258,10 @@ class FakeSegmind:
     def _validate(self, slug: str, body: Any) -> str | None:
         if slug not in SLUGS:
             return "Model not found"
-        if not isinstance(body, dict):
-            return "Request body must be a JSON object"
-        fields = {name.rstrip("*"): kind for name, kind in SLUGS[slug].items()}
-        for name in SLUGS[slug]:
-            if name.endswith("*") and name[:-1] not in body:
-                return f"{name[:-1]} is required"
-        for name, value in body.items():
-            kind = fields.get(name)
-            if kind is None:
-                return f"{name} is not a parameter of {slug}"
-            if isinstance(kind, tuple) and (value not in kind or isinstance(value, bool)):
-                return f"{name} must be one of {', '.join(map(str, kind))}"
-            if isinstance(kind, type) and (not isinstance(value, kind) or (kind is str and not value.strip())):
-                return f"{name} must be a {kind.__name__}"
-        return None
+        problems = violations(body, SLUGS[slug])
+        if isinstance(body, dict) and isinstance(body.get("prompt"), str) and not body["prompt"].strip():
+            problems.append("body.prompt: empty")
+        return "Invalid parameters: " + "; ".join(problems) if problems else None
 
     def _bytes(self, data: bytes, content_type: str) -> web.Response:
         return web.Response(
