@@ -69,7 +69,8 @@ async def test_ray_with_a_start_image_uses_the_img_2_video_slug(provider, fake):
     await provider.submit(VideoRequest(PROMPT, start_image_url=START, aspect_ratio="9:16", resolution="1080p"))
     [post] = fake.posts()
     assert post.path == "/v2/luma-ray-img-2-video"
-    assert post.json == {"prompt": PROMPT, "aspect_ratio": "9:16", "loop": False, "resolution": "1080p", "start_frame": START}
+    expected = {"prompt": PROMPT, "aspect_ratio": "9:16", "loop": False, "resolution": "1080p", "start_frame": START}
+    assert post.json == expected
 
 
 @pytest.mark.parametrize(

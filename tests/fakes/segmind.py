@@ -322,7 +322,10 @@ class FakeSegmind:
             job.state = "FAILED" if job.failure else "COMPLETED"
         else:
             job.state = "QUEUED" if job.polls == 1 else "PROCESSING"
-        body: dict[str, Any] = {"status": job.state, "request_id": job.id, "metrics": {}}
+        base = f"{self.v2_url_base or self.base_url}{self.v2_url_path}/{job.id}"
+        body: dict[str, Any] = {
+            "status": job.state, "request_id": job.id, "status_url": f"{base}/status", "response_url": base, "metrics": {},
+        }  # fmt: skip
         if job.state == "FAILED":
             return web.json_response({**body, "error": job.failure}, status=422)
         return web.json_response(body)
