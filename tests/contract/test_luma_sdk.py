@@ -5,6 +5,7 @@ strict response validation, so every answer the fake gives parses into the SDK's
 from __future__ import annotations
 
 import lumaai
+import pydantic
 import pytest
 from lumaai import AsyncLumaAI
 from lumaai.types import Generation, GenerationListResponse
@@ -42,9 +43,26 @@ def retry_waits(client) -> list[float]:
     return waits
 
 
+def extra_fields(value: object, path: str = "") -> list[str]:
+    """Fields the fake sent that the SDK's models don't declare (they allow extras, so strict parsing alone
+    would let an invented field through)."""
+    if isinstance(value, pydantic.BaseModel):
+        found = [f"{path}.{key}" for key in (value.model_extra or {})]
+        return found + [e for name in type(value).model_fields for e in extra_fields(getattr(value, name), f"{path}.{name}")]
+    if isinstance(value, list):
+        return [e for i, item in enumerate(value) for e in extra_fields(item, f"{path}[{i}]")]
+    return []
+
+
+def real_shape(value):
+    """`value` after checking it holds no field the SDK doesn't know."""
+    assert extra_fields(value) == [], extra_fields(value)
+    return value
+
+
 async def finished(client: AsyncLumaAI, generation_id: str, limit: int = 10) -> Generation:
     for _ in range(limit):
-        generation = await client.generations.get(generation_id)
+        generation = real_shape(await client.generations.get(generation_id))
         if generation.state in ("completed", "failed"):
             return generation
     raise AssertionError(f"{generation_id} did not finish in {limit} polls")
@@ -55,10 +73,10 @@ async def finished(client: AsyncLumaAI, generation_id: str, limit: int = 10) -> 
 
 async def test_create_answers_a_queued_generation_the_sdk_parses(client, fake):
     """generations.create → 201 with a Generation that validates strictly: uuid id, queued, the request echoed."""
-    generation = await client.generations.create(
+    generation = real_shape(await client.generations.create(
         model="ray-2", prompt="a red fox in snow", aspect_ratio="16:9", resolution="720p", duration="5s", loop=False,
         concepts=[{"key": "orbit_left"}],
-    )  # fmt: skip
+    ))  # fmt: skip
     assert isinstance(generation, Generation)
     assert generation.state == "queued" and generation.id in fake.generations
     assert generation.generation_type == "video" and generation.model == "ray-2" and generation.assets is None
@@ -106,7 +124,7 @@ async def test_image_and_generation_keyframes_round_trip(client, fake):
 async def test_list_pages_with_limit_and_offset(client, fake):
     """generations.list(limit, offset) pages newest first with count/has_more/limit/offset as the SDK types them."""
     ids = [(await client.generations.create(model="ray-2", prompt=f"clip number {n}")).id for n in range(5)]
-    first = await client.generations.list(limit=2, offset=0)
+    first = real_shape(await client.generations.list(limit=2, offset=0))
     assert isinstance(first, GenerationListResponse)
     assert [g.id for g in first.generations] == ids[::-1][:2]
     assert (first.count, first.has_more, first.limit, first.offset) == (2, True, 2, 0)
@@ -148,11 +166,13 @@ async def test_concepts_credits_and_ping_parse(client, fake):
 
 
 async def test_strict_validation_is_on_so_a_wrong_shape_would_fail(client, fake):
-    """The oracle bites: an answer outside the SDK's models (a state Luma never sends) raises a validation error."""
+    """The oracle bites: a state Luma never sends fails strict parsing; an invented field is caught as extra."""
     created = await client.generations.create(model="ray-2", prompt="a valid one first")
     fake.fail_next("GET", f"/generations/{created.id}", 200, {"id": created.id, "state": "processing"})
     with pytest.raises(lumaai.APIResponseValidationError):
         await client.generations.get(created.id)
+    fake.fail_next("GET", f"/generations/{created.id}", 200, {"id": created.id, "state": "queued", "assets": {"mp4": "x"}})
+    assert extra_fields(await client.generations.get(created.id)) == [".assets.mp4"]
 
 
 # --- errors and the SDK's retries ------------------------------------------------------------------
@@ -235,7 +255,7 @@ async def source(client, fake) -> Generation:
 
 async def test_upscale_creates_a_new_generation_from_a_completed_one(client, fake, source):
     """generations.upscale(id, resolution) → a new queued Generation echoing an upscale request; it completes."""
-    upscaled = await client.generations.upscale(source.id, generation_type="upscale_video", resolution="4k")
+    upscaled = real_shape(await client.generations.upscale(source.id, generation_type="upscale_video", resolution="4k"))
     assert upscaled.id != source.id and upscaled.state == "queued"
     assert isinstance(upscaled.request, lumaai.types.generation.RequestUpscaleVideoGenerationRequest)
     assert (upscaled.request.generation_type, upscaled.request.resolution) == ("upscale_video", "4k")
@@ -266,10 +286,10 @@ async def test_actions_need_a_completed_known_source(client, fake):
 
 async def test_modify_video_takes_media_mode_and_model(client, fake, source):
     """video.modify(media, mode, model) → 201 Generation echoing a modify_video request; a bad mode is 400."""
-    modified = await client.generations.video.modify(
+    modified = real_shape(await client.generations.video.modify(
         generation_type="modify_video", media={"url": source.assets.video}, mode="flex_2", model="ray-2",
         prompt="as a watercolour painting", first_frame={"url": "https://cdn.example/first.png"},
-    )  # fmt: skip
+    ))  # fmt: skip
     assert isinstance(modified.request, lumaai.types.generation.RequestModifyVideoRequest)
     assert (modified.request.mode, modified.request.media.url) == ("flex_2", source.assets.video)
     assert (await finished(client, modified.id)).state == "completed"
@@ -282,10 +302,10 @@ async def test_modify_video_takes_media_mode_and_model(client, fake, source):
 
 async def test_reframe_video_takes_aspect_ratio_and_crop_bounds(client, fake, source):
     """video.reframe(aspect_ratio, media, model, crop ints) → 201 Generation echoing a reframe_video request."""
-    reframed = await client.generations.video.reframe(
+    reframed = real_shape(await client.generations.video.reframe(
         aspect_ratio="9:16", generation_type="reframe_video", media={"url": source.assets.video}, model="ray-flash-2",
         grid_position_x=10, grid_position_y=0, x_start=0, x_end=720, y_start=0, y_end=1280,
-    )  # fmt: skip
+    ))  # fmt: skip
     assert isinstance(reframed.request, lumaai.types.generation.RequestReframeVideoRequest)
     assert (reframed.request.aspect_ratio, reframed.request.x_end, reframed.model) == ("9:16", 720, "ray-flash-2")
     with pytest.raises(lumaai.BadRequestError):
