@@ -176,8 +176,8 @@ class SegmindProvider:
                     answer = parse_body((await response.content.read(64 * 1024)).decode("utf-8", "replace"))
                     if response.status != 200:
                         raise error_for_status(self.name, response.status, answer, response.headers, self._http.secrets)
-                    detail = redact(error_detail(answer), self._http.secrets)
-                    raise ProviderProtocolError(f"segmind: v1 answered JSON, not a video: {detail}", provider=self.name)
+                    await media.remove_quietly(dest)
+                    return self._sync_json_answer(slug, answer)
                 if not kind.startswith(("video/", "application/octet-stream")):
                     # The seed pages say "image/jpeg" (a template leftover): the magic bytes decide.
                     log.warning("segmind: v1 answered Content-Type %r; checking the bytes", kind)
@@ -197,6 +197,21 @@ class SegmindProvider:
             raise
         return ProviderStatus(ProviderState.COMPLETED, video_file=dest, raw_state="COMPLETED", extra=self._extra())
 
+    def _sync_json_answer(self, slug: str, answer: object) -> ProviderStatus:
+        """A v1 200 in JSON (the current pages' examples read `response.json()`): a clip URL, an error, or an answer
+        about a paid clip we can't read, which is kept rather than lost."""
+        if not isinstance(answer, dict | list | str):  # cut off mid-object, or empty
+            raise ProviderProtocolError("segmind: v1 answered unreadable JSON, not a video", provider=self.name)
+        video_url = find_video_url(answer if isinstance(answer, dict) else {"output": answer})
+        if video_url is not None:
+            return ProviderStatus(ProviderState.COMPLETED, video_url=video_url, raw_state="COMPLETED", extra=self._extra())
+        if isinstance(answer, dict) and answer.get("error"):
+            reason = redact(error_detail(answer), self._http.secrets)
+            return ProviderStatus(
+                ProviderState.FAILED, failure_reason=reason, user_fault=is_moderation_reason(reason), raw_state="FAILED"
+            )
+        return self._unreadable_result(None, f"the sync call to {slug}", answer)
+
     async def poll(self, provider_job_id: str) -> ProviderStatus:
         kind, _, rest = provider_job_id.partition(":")
         if kind != "v2" or not rest:
@@ -215,22 +230,22 @@ class SegmindProvider:
             return status
         video_url = find_video_url(result)
         if video_url is None:
-            return self._unreadable_result(provider_job_id, request_id, result)
+            return self._unreadable_result(provider_job_id, f"request {request_id}", result)
         return ProviderStatus(
             ProviderState.COMPLETED, provider_job_id=provider_job_id, video_url=video_url,
             raw_state="COMPLETED", extra=self._extra(),
         )  # fmt: skip
 
-    def _unreadable_result(self, job_id: str, request_id: str, result: object) -> ProviderStatus:
+    def _unreadable_result(self, job_id: str | None, where: str, result: object) -> ProviderStatus:
         """COMPLETED with no video we can find: the clip was paid for, so keep Segmind's answer in the job and say
         where the clip may still be, instead of failing as if nothing happened."""
         raw = redact(json.dumps(result, default=str)[:2000], self._http.secrets)
-        log.error("segmind: request %s COMPLETED but no video URL in its result (a clip may exist at Segmind): %s",
-                  request_id, raw)  # fmt: skip
+        log.error("segmind: %s COMPLETED but no video URL in its answer (a clip may exist at Segmind): %s",
+                  where, raw)  # fmt: skip
         detail = raw if len(raw) <= RAW_ANSWER_LIMIT else raw[: RAW_ANSWER_LIMIT - 1] + "…"
         return ProviderStatus(
             ProviderState.FAILED, provider_job_id=job_id, raw_state="COMPLETED",
-            failure_reason=f"Segmind finished request {request_id}, but its answer holds no video the bot can read; "
+            failure_reason=f"Segmind finished {where}, but its answer holds no video the bot can read; "
                            f"a clip may exist at Segmind (kept 1 hour). Segmind answered: {detail}",
         )  # fmt: skip
 

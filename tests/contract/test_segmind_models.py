@@ -3,6 +3,7 @@ read from every shape a v2 `output` may take, or kept as a failure that says whe
 
 from __future__ import annotations
 
+import json
 import logging
 
 import aiohttp
@@ -122,10 +123,38 @@ async def test_a_result_with_no_readable_video_keeps_the_answer_and_says_a_clip_
     assert request_id in logged and "artifact_id" in logged and KEY not in logged
 
 
+@pytest.mark.parametrize(
+    ("answer", "state", "reason"),
+    [
+        ({"output": {"video_url": "URL"}}, ProviderState.COMPLETED, None),
+        (["URL"], ProviderState.COMPLETED, None),
+        ({"error": "Prompt flagged by moderation"}, ProviderState.FAILED, "Prompt flagged by moderation"),
+        ({"status": "COMPLETED", "output": {"artifact": 1}}, ProviderState.FAILED, "a clip may exist at Segmind"),
+    ],
+)  # fmt: skip
+async def test_a_sync_200_in_json_is_read_not_lost(fake, tmp_path, answer, state, reason):
+    """v1 answering 200 JSON (as the current pages' examples expect): a URL in any shape is the clip; an `error`
+    is the failure reason; anything else fails keeping the answer and saying a clip may exist."""
+    url = f"{fake.base_url}/files/sync.mp4"
+    answer = json.loads(json.dumps(answer).replace('"URL"', json.dumps(url)))
+    fake.inject("v1", "json", body=answer)
+    async with aiohttp.ClientSession() as session:
+        context = ProviderContext(session=session, clock=ManualClock(), temp_dir=tmp_path)
+        status = await SegmindProvider(context, api_key=KEY, base_url=fake.base_url, mode="sync").submit(
+            VideoRequest(PROMPT)
+        )
+    assert status.state is state
+    if state is ProviderState.COMPLETED:
+        assert status.video_url == url and status.video_file is None
+    else:
+        assert reason in status.failure_reason
+    assert list(tmp_path.glob("reel-*")) == []  # no temp file left behind
+
+
 def test_a_huge_unreadable_answer_is_kept_bounded(provider):
     """A megabyte of unknown output is cut to a bounded excerpt (ending in …) in the failure detail."""
     big = {"status": "COMPLETED", "output": {"frames": ["x" * 1000] * 1000}}
-    status = provider._unreadable_result("v2:req-1", "req-1", big)
+    status = provider._unreadable_result("v2:req-1", "request req-1", big)
     assert status.state is ProviderState.FAILED and status.failure_reason.endswith("…")
     assert len(status.failure_reason) < 450
 

@@ -76,7 +76,7 @@ OUTPUT_SHAPES: dict[str, Any] = {
 ROUTES = ("v1", "v2", "status", "result", "credits")
 # What inject() accepts besides an HTTP status: a raw non-JSON body, a 200 JPEG, a 200 MP4 labelled
 # image/jpeg (the seed's template leftover), a request that never answers, a connection dropped mid-wait.
-SPECIALS = ("malformed", "jpeg", "mp4-as-jpeg", "hang", "drop")
+SPECIALS = ("malformed", "jpeg", "mp4-as-jpeg", "hang", "drop", "json")  # "json": 200 with inject(body=...)
 ERROR_TEXT = {
     400: "Invalid parameters", 401: "Unauthorized: invalid or missing API key", 403: "Forbidden",
     404: "Model not found", 405: "Method not allowed", 406: "Not enough credits", 429: "Too many requests",
@@ -121,6 +121,7 @@ class _Injection:
     message: str | None
     times: int
     headers: dict[str, str] = field(default_factory=dict)
+    body: Any = None
 
 
 class FakeSegmind:
@@ -193,13 +194,13 @@ class FakeSegmind:
 
     def inject(
         self, route: str, what: int | str, *, times: int = 1, message: str | None = None,
-        headers: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None, body: Any = None,
     ) -> None:  # fmt: skip
         """The next `times` requests on `route` (one of ROUTES) answer `what`: an HTTP status with
-        {"error": message}, or one of SPECIALS."""
+        {"error": message}, or one of SPECIALS ("json" answers 200 with `body` as JSON)."""
         if route not in ROUTES or not (isinstance(what, int) or what in SPECIALS):
             raise ValueError(f"bad injection {route!r} {what!r}")
-        self._injections[route].append(_Injection(what, message, times, dict(headers or {})))
+        self._injections[route].append(_Injection(what, message, times, dict(headers or {}), body))
 
     def release_sync(self) -> None:
         """Let every held v1 create answer."""
@@ -249,6 +250,8 @@ class FakeSegmind:
             return _error(500)
         if what == "malformed":
             return web.Response(status=200, text='{"status": "QUE', content_type="application/json")
+        if what == "json":
+            return web.json_response(injection.body, headers={"x-remaining-credits": f"{self.credits:.2f}"})
         if what == "jpeg":
             return self._bytes(JPEG_BYTES, "image/jpeg")
         if what == "mp4-as-jpeg":
