@@ -57,8 +57,11 @@ async def test_long_camera_text_is_refused_before_the_provider_is_paid(
     assert jobs(bot_env) == [] and results(channel) == []
 
 
-@pytest.mark.parametrize(("option", "value", "cap"), [("prompt", "x" * 5001, 5000), ("model", "m" * 101, 100),
-                                                      ("aspect_ratio", "9" * 3000, 100), ("duration", "5" * 101, 100)])  # fmt: skip
+OVER_CAP = [("prompt", "x" * 5001, 5000), ("model", "m" * 101, 100), ("aspect_ratio", "9" * 3000, 100),
+            ("duration", "5" * 101, 100)]  # fmt: skip
+
+
+@pytest.mark.parametrize(("option", "value", "cap"), OVER_CAP)
 async def test_every_free_text_option_is_capped_in_code(
     simcord_env, simcord_bot, bot_env, world, fake_luma, modified_client, option, value, cap
 ):

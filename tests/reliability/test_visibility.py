@@ -26,16 +26,20 @@ def text_of(result) -> str:
     return (shown.content or "") + " ".join((e.title or "") + (e.description or "") for e in shown.embeds)
 
 
+def member_with(env, guild, name: str, **permissions: bool):
+    """A new member of `guild` whose one role grants `permissions`."""
+    role = guild.create_role(f"{name}-role", permissions=discord.Permissions(**permissions))
+    return guild.add_member(env.create_user(name), roles=[role])
+
+
 @pytest.fixture
 def private(simcord_env, world):
     """A channel only alice (and the bot) can view; carol is let in by an overwrite; mod has Manage Server but
     no view of it; owner has Administrator."""
     guild, _, alice, bob = world
     carol = guild.add_member(simcord_env.create_user("carol"))
-    mod = guild.add_member(simcord_env.create_user("mod"),
-                           roles=[guild.create_role("Mods", permissions=discord.Permissions(manage_guild=True))])  # fmt: skip
-    owner = guild.add_member(simcord_env.create_user("owner"),
-                             roles=[guild.create_role("Owners", permissions=discord.Permissions(administrator=True))])  # fmt: skip
+    mod = member_with(simcord_env, guild, "mod", manage_guild=True)
+    owner = member_with(simcord_env, guild, "owner", administrator=True)
     secret = guild.create_text_channel(
         "secret", overwrites={guild.default_role: HIDDEN, alice: SHOWN, carol: SHOWN, guild.me: SHOWN}
     )
@@ -67,8 +71,7 @@ async def test_another_servers_job_is_not_found_by_job_or_admin_cancel(simcord_e
     await alice.slash(general, "video", prompt=PROMPT)
     other = simcord_env.create_guild("elsewhere")
     lobby = other.create_text_channel("lobby")
-    boss = other.add_member(simcord_env.create_user("boss"),
-                            roles=[other.create_role("Admins", permissions=discord.Permissions(administrator=True))])  # fmt: skip
+    boss = member_with(simcord_env, other, "boss", administrator=True)
     never_used = text_of(await boss.slash(lobby, "job", id=2))
     assert text_of(await boss.slash(lobby, "job", id=1)) == never_used.replace("#2", "#1")
     cancel_unused = text_of(await boss.slash(lobby, "videoadmin cancel", job=2))
