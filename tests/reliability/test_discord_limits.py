@@ -171,3 +171,24 @@ async def test_a_refused_result_after_the_token_expired_is_posted_minimal_in_the
     assert result.attachments and alice.mention in result.content and "job #1" in result.content
     [row] = jobs(bot_env)
     assert row["state"] == "completed" and row["cost"] == 1
+
+
+def text_inputs(modal: dict) -> list[dict]:
+    rows = [c.get("components") or [c.get("component")] for c in modal["components"]]
+    return [c for row in rows for c in row if c and c.get("type") == 4]
+
+
+async def test_an_edited_prompt_past_the_cap_is_refused_before_charging(simcord_env, simcord_bot, bot_env, world, fake_luma):
+    """The Edit prompt modal declares 4000 + 1000 characters; a modified client sending 4000 + 1500 is refused
+    ephemerally naming the 5000 cap, and no second job is made."""
+    _, channel, alice, _ = world
+    await alice.slash(channel, "video", prompt=PROMPT)
+    await advance_until(simcord_env, lambda: results(channel))
+    shown = await alice.click(results(channel)[0], label="Edit prompt")
+    first, more = text_inputs(shown.modal)
+    assert first["max_length"] + more["max_length"] == 5000
+    for box in text_inputs(shown._interaction.modal):  # simcord's copy, which it checks: a modified client ignores it
+        box.pop("max_length")
+    refused = await alice.submit_modal(shown, {first["custom_id"]: "x" * 4000, more["custom_id"]: "y" * 1500})
+    assert refused.ephemeral and "5000 characters" in text_of(refused)
+    assert len(jobs(bot_env)) == 1 and fake_luma.create_count == 1
