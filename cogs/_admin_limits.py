@@ -134,6 +134,8 @@ class LimitsCommands:
     async def limits_weight(self, interaction: discord.Interaction, option: str,
                             units: app_commands.Range[int, 1, MAX_WEIGHT]) -> None:  # fmt: skip
         guild_id = interaction.guild_id or 0
+        if option not in WEIGHT_OPTIONS:  # Discord checks the choices; a modified client need not
+            return await _done(interaction, f"Choose one of {', '.join(WEIGHT_OPTIONS)}. Nothing was changed.")
         await self._store.set_cost_weight(guild_id, option, units)
         await _done(interaction, f"{option} now counts ×{units}. {describe_costs(await self._store.cost_weights(guild_id))}")
 

@@ -192,3 +192,14 @@ async def test_an_edited_prompt_past_the_cap_is_refused_before_charging(simcord_
     refused = await alice.submit_modal(shown, {first["custom_id"]: "x" * 4000, more["custom_id"]: "y" * 1500})
     assert refused.ephemeral and "5000 characters" in text_of(refused)
     assert len(jobs(bot_env)) == 1 and fake_luma.create_count == 1
+
+
+async def test_a_cost_weight_for_an_option_not_offered_is_refused_in_code(simcord_env, simcord_bot, world, modified_client):
+    """/videoadmin limits weight with a 3000-character option (not one of the choices) changes nothing."""
+    guild, channel, _, _ = world
+    role = guild.create_role("Admins", permissions=discord.Permissions(manage_guild=True))
+    admin = guild.add_member(simcord_env.create_user("root"), roles=[role])
+    answer = await admin.slash(channel, "videoadmin limits weight", option="9s" * 1500, units=3)
+    assert answer.ephemeral and "Nothing was changed" in text_of(answer)
+    assert await simcord_bot.storage.cost_weights(guild.id) == {}
+    assert simcord_limits.refusals(simcord_env.backend) == []
