@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,7 +17,7 @@ from bot.domain import Job
 from bot.errors import DeliveryError, ReelbotError
 from bot.jobs import JobProgress
 from cogs import _render
-from cogs._limits import fit_content
+from cogs._limits import LINK_IN_TEXT, fit_content
 from cogs._views import result_view, status_view
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 EDIT_INTERVAL = 5.0  # seconds between edits of one status message (Discord rate limits)
 DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
 HISTORY_SCAN = 50
+LINK_ATTACHED = "The link to the video is in the attached file (it is too long for a Discord message)."
 
 
 class DiscordObserver:
@@ -191,6 +193,10 @@ class DiscordObserver:
                     minimal: bool = False) -> int:  # fmt: skip
         """The result message; `minimal` leaves off the buttons and says the job's number in its text."""
         files = [discord.File(video, filename=f"reelbot-{job.id}.mp4")] if video is not None else []
+        if link is not None and len(link) > LINK_IN_TEXT:
+            # A signed link longer than a message can hold: cut, it would be useless, so it goes as a file.
+            files.append(discord.File(io.BytesIO(link.encode()), filename=f"reelbot-{job.id}-link.txt"))
+            link = LINK_ATTACHED
         view = None if minimal else self.result_view(job)
         ready = f"video ({_render.job_marker(job.id)}) is ready." if minimal else "video is ready."
         interaction = self._live(job.id)

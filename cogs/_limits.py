@@ -21,6 +21,7 @@ CONTENT = 2000
 TITLE, DESCRIPTION, FIELDS, FIELD_NAME, FIELD_VALUE = 256, 4096, 25, 256, 1024
 FOOTER, AUTHOR, TOTAL = 2048, 256, 6000
 CHOICE = 100  # a choice's (and so an autocomplete answer's) name and value
+LINK_IN_TEXT = 1900  # the longest link a result's text carries (2000 with the mention and the words around it)
 ELLIPSIS = "…"
 BLANK = "\u200b"  # Discord refuses an empty field name or value
 

@@ -8,7 +8,7 @@ import discord
 
 from bot.domain import Job, JobState
 from bot.jobs import JobProgress
-from cogs._limits import cut, fit_embed
+from cogs._limits import LINK_IN_TEXT, cut, fit_embed
 
 RESULT_TITLE = "🎬 Your video is ready"
 BAR_WIDTH = 12
@@ -113,7 +113,8 @@ def result_embed(job: Job, *, model: str, provider_name: str, taken: float | Non
         embed.add_field(name="From", value=credit(job), inline=True)
     if link:
         # A signed link can outgrow a field (1024 characters); the message content carries it in full.
-        value = f"[Open the video]({link})" if len(link) <= 900 else "The link is in the message above"
+        where = "message above" if len(link) <= LINK_IN_TEXT else "attached file"
+        value = f"[Open the video]({link})" if len(link) <= 900 else f"The link is in the {where}"
         embed.add_field(name="Link", value=value + " (too large to upload here)", inline=False)
     embed.set_footer(text=_footer(job, provider_name))
     return fit_embed(embed)

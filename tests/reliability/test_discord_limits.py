@@ -203,3 +203,36 @@ async def test_a_cost_weight_for_an_option_not_offered_is_refused_in_code(simcor
     assert answer.ephemeral and "Nothing was changed" in text_of(answer)
     assert await simcord_bot.storage.cost_weights(guild.id) == {}
     assert simcord_limits.refusals(simcord_env.backend) == []
+
+
+async def test_a_link_longer_than_a_message_is_attached_whole(
+    simcord_env, simcord_bot, bot_env, world, fake_luma, monkeypatch
+):
+    """A clip too large to upload whose signed link (2100+ characters) can't fit in a message: the link is
+    attached as a text file, whole, instead of being cut into a dead link; the job completes."""
+    from tests.fakes.luma import FakeGeneration
+
+    signature = "?X-Amz-Signature=" + "a" * 2100
+    plain = FakeGeneration.to_json
+
+    def signed(self, base_url):
+        data = plain(self, base_url)
+        if data["assets"]:
+            data["assets"]["video"] += signature
+        return data
+
+    monkeypatch.setattr(FakeGeneration, "to_json", signed)
+    _, channel, alice, _ = world
+    fake_luma.polls_to_complete = None
+    await alice.slash(channel, "video", prompt=PROMPT)
+    await advance_until(simcord_env, lambda: fake_luma.generations, step=1)
+    simcord_env.inject_error("PATCH", "/webhooks/*/messages/@original", status=413, code=40005, times=1)
+    fake_luma.polls_to_complete = 0
+    await advance_until(simcord_env, lambda: all_terminal(bot_env))
+    [result] = results(channel)
+    [attached] = result.attachments
+    link = (await attached.read()).decode()
+    assert attached.filename == "reelbot-1-link.txt" and link.endswith(signature) and "/assets/" in link
+    assert "attached file" in result.content and len(result.content) <= 2000
+    assert [row["state"] for row in jobs(bot_env)] == ["completed"]
+    assert simcord_limits.refusals(simcord_env.backend) == []
