@@ -10,6 +10,7 @@ import discord
 from discord import app_commands
 
 from bot.blocklist import MAX_ENTRIES, MAX_REGEX_ENTRIES, PatternError, check_regex, normalise_word
+from cogs._limits import PATTERN_MAX, fit_content, fit_embed
 
 if TYPE_CHECKING:
     from bot.client import ReelBot
@@ -61,9 +62,12 @@ class RulesCommands:
     @blocklist.command(name="add", description="Refuse prompts containing a word, or matching a regular expression")
     @app_commands.describe(pattern="A word or phrase (whole words, any case), or a regular expression with regex:True",
                            regex="Treat the pattern as a Python regular expression (checked for safety)")  # fmt: skip
-    async def blocklist_add(self, interaction: discord.Interaction, pattern: app_commands.Range[str, 1, 200],
+    async def blocklist_add(self, interaction: discord.Interaction, pattern: app_commands.Range[str, 1, PATTERN_MAX],
                             regex: bool = False) -> None:  # fmt: skip
         guild_id = interaction.guild_id or 0
+        if len(pattern) > PATTERN_MAX:  # in code too: a modified client ignores max_length
+            return await _say(interaction, f"Not added: a pattern may be at most {PATTERN_MAX} characters "
+                              f"(yours has {len(pattern)}). Nothing was changed.")  # fmt: skip
         try:
             text = check_regex(pattern) if regex else normalise_word(pattern)
         except PatternError as error:
@@ -80,8 +84,11 @@ class RulesCommands:
 
     @blocklist.command(name="remove", description="Take a word or pattern off the blocklist")
     @app_commands.describe(pattern="The word or pattern exactly as /videoadmin blocklist list shows it")
-    async def blocklist_remove(self, interaction: discord.Interaction, pattern: app_commands.Range[str, 1, 200]) -> None:
+    async def blocklist_remove(self, interaction: discord.Interaction,
+                               pattern: app_commands.Range[str, 1, PATTERN_MAX]) -> None:  # fmt: skip
         guild_id = interaction.guild_id or 0
+        if len(pattern) > PATTERN_MAX:  # nothing that long was ever added
+            return await _say(interaction, f"A pattern is at most {PATTERN_MAX} characters; nothing was removed.")
         removed = await self._store.remove_blocklist_entry(guild_id, pattern)
         if not removed:  # words are stored normalised
             try:
@@ -96,9 +103,10 @@ class RulesCommands:
         if not entries:
             return await _say(interaction, "The blocklist is empty.")
         lines = [f"• {'regex' if regex else 'word'}: `{pattern}`" for pattern, regex in entries]
-        embed = discord.Embed(title=f"Blocklist ({len(entries)})", description="\n".join(lines)[:4000])
-        await interaction.response.send_message(embed=embed, ephemeral=True)
+        embed = discord.Embed(title=f"Blocklist ({len(entries)})", description="\n".join(lines))
+        await interaction.response.send_message(embed=fit_embed(embed), ephemeral=True)
 
 
 async def _say(interaction: discord.Interaction, text: str) -> None:
-    await interaction.response.send_message(text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
+    await interaction.response.send_message(fit_content(text), ephemeral=True,
+                                            allowed_mentions=discord.AllowedMentions.none())  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,6 +17,7 @@ from bot.domain import Job
 from bot.errors import DeliveryError, ReelbotError
 from bot.jobs import JobProgress
 from cogs import _render
+from cogs._limits import LINK_IN_TEXT, fit_content
 from cogs._views import result_view, status_view
 
 if TYPE_CHECKING:
@@ -26,6 +28,7 @@ log = logging.getLogger(__name__)
 EDIT_INTERVAL = 5.0  # seconds between edits of one status message (Discord rate limits)
 DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
 HISTORY_SCAN = 50
+LINK_ATTACHED = "The link to the video is in the attached file (it is too long for a Discord message)."
 
 
 class DiscordObserver:
@@ -154,7 +157,7 @@ class DiscordObserver:
         try:
             if video is not None:
                 try:
-                    message_id = await self._post(job, embed(None), video, None)
+                    message_id = await self._post_or_minimal(job, embed(None), video, None)
                     self.forget(job.id)
                     return message_id
                 except discord.HTTPException as error:
@@ -164,7 +167,7 @@ class DiscordObserver:
                     log.info("upload of job %s refused as too large; posting the link", job.id)
             if video_url is None:
                 raise DeliveryError("no file and no link to post")
-            message_id = await self._post(job, embed(video_url), None, video_url)
+            message_id = await self._post_or_minimal(job, embed(video_url), None, video_url)
         except discord.HTTPException as error:
             # The job is kept tracked: job_ended tells the requester (privately too) and then forgets it.
             self._cancel_flush(job.id)
@@ -173,22 +176,43 @@ class DiscordObserver:
         self.forget(job.id)
         return message_id
 
-    async def _post(self, job: Job, embed: discord.Embed, video: Path | None, link: str | None) -> int:
+    async def _post_or_minimal(self, job: Job, embed: discord.Embed, video: Path | None, link: str | None) -> int:
+        """Post the result; if Discord refuses it as malformed (400, not "too large"), post a minimal message
+        with the same file or link instead — the clip is paid for, so it is never dropped over its embed."""
+        try:
+            return await self._post(job, embed, video, link)
+        except discord.HTTPException as error:
+            if error.status != 400 or _too_large(error):
+                raise
+            _count_error("result_refused", error)
+            log.warning("Discord refused the result of job %s (HTTP 400 code %s); posting a minimal message",
+                        job.id, error.code)  # fmt: skip
+        return await self._post(job, _render.minimal_result_embed(job), video, link, minimal=True)
+
+    async def _post(self, job: Job, embed: discord.Embed, video: Path | None, link: str | None, *,
+                    minimal: bool = False) -> int:  # fmt: skip
+        """The result message; `minimal` leaves off the buttons and says the job's number in its text."""
         files = [discord.File(video, filename=f"reelbot-{job.id}.mp4")] if video is not None else []
-        view = self.result_view(job)
+        if link is not None and len(link) > LINK_IN_TEXT:
+            # A signed link longer than a message can hold: cut, it would be useless, so it goes as a file.
+            files.append(discord.File(io.BytesIO(link.encode()), filename=f"reelbot-{job.id}-link.txt"))
+            link = LINK_ATTACHED
+        view = None if minimal else self.result_view(job)
+        ready = f"video ({_render.job_marker(job.id)}) is ready." if minimal else "video is ready."
         interaction = self._live(job.id)
         if interaction is not None and job.status_message_id:
             # While the token lives, the status message itself turns into the result.
+            text = "\n".join(part for part in (f"Your {ready}", link) if part) if minimal else link
             message = await interaction.edit_original_response(
-                content=link, embed=embed, attachments=files, view=view
+                content=fit_content(text), embed=embed, attachments=files, view=view
             )
             return message.id
-        content = f"<@{job.user_id}> your video is ready." + (f"\n{link}" if link else "")
+        content = f"<@{job.user_id}> your {ready}" + (f"\n{link}" if link else "")
         message = await self._channel(job).send(
-            content=content,
+            content=fit_content(content),
             embed=embed,
             files=files,
-            view=view,
+            view=view or discord.utils.MISSING,
             allowed_mentions=discord.AllowedMentions(users=[discord.Object(id=job.user_id)]),
         )
         if job.status_message_id:
@@ -213,7 +237,7 @@ class DiscordObserver:
     async def tell_privately(self, job: Job, text: str) -> bool:
         """Reach the requester directly: an ephemeral followup while the interaction token lives, else a DM.
         False (and a log line) when neither got through, e.g. DMs closed."""
-        text = f"Your video (job {job.id}) in <#{job.channel_id}>: {text}"[:2000]
+        text = fit_content(f"Your video (job {job.id}) in <#{job.channel_id}>: {text}") or ""
         interaction = self._live(job.id)
         if interaction is not None:
             try:

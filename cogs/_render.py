@@ -8,6 +8,7 @@ import discord
 
 from bot.domain import Job, JobState
 from bot.jobs import JobProgress
+from cogs._limits import LINK_IN_TEXT, cut, fit_embed
 
 RESULT_TITLE = "🎬 Your video is ready"
 BAR_WIDTH = 12
@@ -60,8 +61,7 @@ def duration_text(seconds: float | None) -> str:
     return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
 
 
-def shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+shorten = cut  # the name the cogs use for "at most `limit` characters, with an ellipsis"
 
 
 def provider_words(raw: str | None) -> str:
@@ -94,7 +94,7 @@ def status_embed(job: Job, progress: JobProgress, provider_name: str | None = No
     if job.parent_job_id:
         embed.add_field(name="From", value=credit(job), inline=True)
     embed.set_footer(text=_footer(job, provider_name))
-    return embed
+    return fit_embed(embed)
 
 
 def credit(job: Job) -> str:
@@ -113,10 +113,11 @@ def result_embed(job: Job, *, model: str, provider_name: str, taken: float | Non
         embed.add_field(name="From", value=credit(job), inline=True)
     if link:
         # A signed link can outgrow a field (1024 characters); the message content carries it in full.
-        value = f"[Open the video]({link})" if len(link) <= 900 else "The link is in the message above"
+        where = "message above" if len(link) <= LINK_IN_TEXT else "attached file"
+        value = f"[Open the video]({link})" if len(link) <= 900 else f"The link is in the {where}"
         embed.add_field(name="Link", value=value + " (too large to upload here)", inline=False)
     embed.set_footer(text=_footer(job, provider_name))
-    return embed
+    return fit_embed(embed)
 
 
 def ended_embed(job: Job, message: str, provider_name: str | None = None) -> discord.Embed:
@@ -124,7 +125,7 @@ def ended_embed(job: Job, message: str, provider_name: str | None = None) -> dis
     embed = discord.Embed(title=title, description=shorten(message, 2000), colour=COLOURS[job.state])
     embed.add_field(name="Prompt", value=shorten(job.request.prompt, PROMPT_PREVIEW), inline=False)
     embed.set_footer(text=_footer(job, provider_name))
-    return embed
+    return fit_embed(embed)
 
 
 def delivered_elsewhere_embed(job: Job, jump_url: str) -> discord.Embed:
@@ -132,7 +133,7 @@ def delivered_elsewhere_embed(job: Job, jump_url: str) -> discord.Embed:
     embed = discord.Embed(title="✅ Done", description=description, colour=COLOURS[JobState.COMPLETED])
     embed.add_field(name="Prompt", value=shorten(job.request.prompt, PROMPT_PREVIEW), inline=False)
     embed.set_footer(text=_footer(job, None))
-    return embed
+    return fit_embed(embed)
 
 
 def deleted_embed(job: Job, by_user_id: int) -> discord.Embed:
@@ -141,6 +142,13 @@ def deleted_embed(job: Job, by_user_id: int) -> discord.Embed:
                           colour=COLOURS[JobState.CANCELLED])  # fmt: skip
     embed.add_field(name="Prompt", value=shorten(job.request.prompt, PROMPT_PREVIEW), inline=False)
     embed.set_footer(text=_footer(job, None))
+    return fit_embed(embed)
+
+
+def minimal_result_embed(job: Job) -> discord.Embed:
+    """What a result carries when Discord refused the full one: only what finds it again after a restart."""
+    embed = discord.Embed(title=RESULT_TITLE, colour=COLOURS[JobState.COMPLETED])
+    embed.set_footer(text=job_marker(job.id))
     return embed
 
 

@@ -19,7 +19,8 @@ from bot import media
 from bot.client import ReelBot
 from bot.domain import Job, JobState
 from cogs import _render
-from cogs._perms import is_server_admin
+from cogs._limits import fit_embed
+from cogs._perms import is_server_admin, may_see_job
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,7 @@ class History(commands.Cog):
         text = "\n".join(job_line(job) for job in jobs) or "You have not made any videos in this server yet."
         embed = discord.Embed(title="Your videos", description=text, colour=discord.Colour.blurple())
         embed.set_footer(text=f"Page {page + 1} of {pages} · {total} job(s) · /job id: shows one")
+        embed = fit_embed(embed)
         view = discord.ui.View(timeout=None)
         view.add_item(HistoryPageButton(user_id, max(0, page - 1), label="Previous", disabled=page == 0))
         view.add_item(HistoryPageButton(user_id, page + 1, label="Next", disabled=page >= pages - 1))
@@ -103,7 +105,7 @@ class History(commands.Cog):
     @app_commands.describe(id="The job number (shown as job #… under each video)")
     async def job(self, interaction: discord.Interaction, id: app_commands.Range[int, 1, 2**62]) -> None:
         job = await self.bot.storage.get_job(id)  # type: ignore[union-attr]
-        if job is None or job.guild_id != interaction.guild_id:
+        if job is None or not may_see_job(interaction, job):  # the same answer either way: ids reveal nothing
             await interaction.response.send_message(f"There is no job #{id} in this server.", ephemeral=True)
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -134,7 +136,7 @@ class History(commands.Cog):
     async def repost(self, interaction: discord.Interaction, job_id: int) -> None:
         """Download the clip again from the provider's link and post it here, if the link still works."""
         job = await self.bot.storage.get_job(job_id)  # type: ignore[union-attr]
-        if job is None or job.guild_id != interaction.guild_id or job.state is not JobState.COMPLETED:
+        if job is None or not may_see_job(interaction, job) or job.state is not JobState.COMPLETED:
             await interaction.response.send_message("That job has no result to re-post.", ephemeral=True)
             return
         if interaction.user.id != job.user_id and not is_server_admin(interaction):
@@ -200,7 +202,7 @@ def job_embed(job: Job, position: int | None, deleted: bool) -> discord.Embed:
     elif link:
         embed.add_field(name="Result" if job.result_message_id else "Status", value=f"[Open]({link})", inline=False)
     embed.set_footer(text=f"{_render.job_marker(job.id)} · requested {job.created_at:%Y-%m-%d %H:%M} UTC")
-    return embed
+    return fit_embed(embed)
 
 
 async def setup(bot: commands.Bot) -> None:

@@ -14,12 +14,13 @@ from bot.errors import InvalidRequestError
 from bot.jobs import JobProgress
 from cogs import _render
 from cogs._delivery import DiscordObserver
+from cogs._limits import CAMERA_MAX, CHOICE, PROMPT_MAX, check_request_text
 from cogs._modals import on_stale_modal
 from cogs._views import DYNAMIC_ITEMS, may_manage, status_view
 
 log = logging.getLogger(__name__)
 
-PROMPT_MIN, PROMPT_MAX = 3, 5000
+PROMPT_MIN = 3
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp")
 IMAGE_MAX_BYTES = 10 * 1024 * 1024
 ASPECT_RATIOS = ("16:9", "1:1", "9:16", "4:3", "3:4", "21:9", "9:21")
@@ -76,7 +77,7 @@ class Video(commands.Cog):
         resolution="Output resolution (default 720p)",
         duration="Clip length (default 5s)",
         model="Which model to use (default: the provider's best)",
-        camera="A camera move, e.g. orbit_left or push_in",
+        camera=f"A camera move, e.g. orbit_left or push_in (at most {CAMERA_MAX} characters)",
         start_image="Optional first frame (PNG, JPEG or WebP)",
         end_image="Optional last frame (PNG, JPEG or WebP)",
         enhance="Let the provider expand the prompt where it can",
@@ -86,13 +87,13 @@ class Video(commands.Cog):
     async def video(
         self,
         interaction: discord.Interaction,
-        prompt: app_commands.Range[str, 1, 6000],
+        prompt: app_commands.Range[str, 1, PROMPT_MAX],
         aspect_ratio: str = "16:9",
         loop: bool = False,
         resolution: str = "720p",
         duration: str = "5s",
-        model: str | None = None,
-        camera: str | None = None,
+        model: app_commands.Range[str, 1, CHOICE] | None = None,
+        camera: app_commands.Range[str, 1, CAMERA_MAX] | None = None,
         start_image: discord.Attachment | None = None,
         end_image: discord.Attachment | None = None,
         enhance: bool = False,
@@ -111,6 +112,7 @@ class Video(commands.Cog):
         """Validate, reserve (the stored job is the reservation), post the status message, queue."""
         runner = self.bot.runner
         assert runner is not None and self.bot.quotas is not None
+        check_request_text(request)  # in code too: a modified client ignores the options' max_length
         runner.validate(request)
         roles = tuple(role.id for role in getattr(interaction.user, "roles", ()))
         job = await self.bot.quotas.reserve(
@@ -140,7 +142,8 @@ class Video(commands.Cog):
     @video.autocomplete("camera")
     async def camera_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
         concepts = await self.concepts()
-        return [app_commands.Choice(name=c, value=c) for c in concepts if current.lower() in c.lower()][:25]
+        fitting = [c for c in concepts if len(c) <= CHOICE]  # Discord refuses a longer choice
+        return [app_commands.Choice(name=c, value=c) for c in fitting if current.lower() in c.lower()][:25]
 
     async def concepts(self) -> list[str]:
         provider = self.bot.runner.primary if self.bot.runner else None

@@ -14,6 +14,8 @@ from pathlib import PurePath
 import simcord
 from simcord import _settlement
 
+from tests import simcord_limits
+
 SIMCORD_VERSION = "3.2.1"
 PRIMITIVE_MODULES = ("asyncio/locks.py", "asyncio/queues.py")
 PARK_REASON = "asyncio primitive (woken only by another task)"
@@ -55,6 +57,7 @@ def install() -> None:
     if simcord.__version__ != SIMCORD_VERSION:
         raise RuntimeError(f"simcord_ext was written for simcord {SIMCORD_VERSION}; re-check it for {simcord.__version__}")
     _settlement._park_reason = _park_reason
+    simcord_limits.install()  # and refuse over-long messages as Discord does (tests/simcord_limits.py)
 
 
 def speed_up_settling(idle: float = 0.005) -> None:
