@@ -18,7 +18,7 @@ import heapq
 import logging
 import statistics
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
@@ -352,6 +352,8 @@ class JobRunner:
                 job = await self._enter_delivery(job, status)
             self._release_slot(job.id)
             if job.state is JobState.DELIVERING:
+                if status is None:  # resumed after a restart: a stored link may have expired since
+                    job = await self._refresh_link(job)
                 await self._deliver(job)
         except asyncio.CancelledError:
             if job.id in self._cancelling:
@@ -384,7 +386,7 @@ class JobRunner:
             job = await self._fresh(job)
             await self._notify(job, JobProgress(JobState.SUBMITTING, provider_state="sending to " + provider.display_name))
             try:
-                status = await provider.submit(request)
+                status = await provider.submit(replace(request, requester_id=job.user_id))
             except FALLBACK_ERRORS as error:
                 if getattr(error, "maybe_accepted", False):
                     raise  # it may be running (and charged) there: another provider would charge twice
@@ -431,6 +433,9 @@ class JobRunner:
             try:
                 status = await provider.poll(job.provider_job_id)
                 failures = 0
+                if status.restarted_as:  # the provider retried a failed generation as a new one: follow it
+                    await self.storage.update_job(job.id, provider_job_id=status.restarted_as)
+                    job = await self._fresh(job)
             except ProviderError as error:
                 if not error.retryable:
                     raise
@@ -459,6 +464,22 @@ class JobRunner:
             raise asyncio.CancelledError
         _count(JobState.DELIVERING, job.provider)
         return await self._fresh(job)
+
+    async def _refresh_link(self, job: Job) -> Job:
+        """Where the provider's result links expire (Luma Agents: one hour), re-read the finished generation for
+        a fresh one; if that fails the stored link is tried, and a dead link fails the job with a refund."""
+        provider = self.providers.get(job.provider or "")
+        if provider is None or not provider.capabilities.expiring_urls or not job.provider_job_id:
+            return job
+        try:
+            status = await provider.poll(job.provider_job_id)
+        except ProviderError as error:
+            log.warning("job %s: no fresh link from %s (%s)", job.id, provider.name, error.code, extra={"job_id": job.id})
+            return job
+        if status.state is ProviderState.COMPLETED and status.video_url:
+            await self.storage.update_job(job.id, video_url=status.video_url)
+            return await self._fresh(job)
+        return job
 
     async def _deliver(self, job: Job) -> None:
         existing = await self.observer.find_delivery(job)
