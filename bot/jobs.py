@@ -61,6 +61,7 @@ class JobProgress:
     eta: float | None = None  # seconds left, from recent jobs on the same provider/model
     fraction: float | None = None
     provider_state: str | None = None
+    thumbnail_url: str | None = None  # a still of the clip, where the provider gives one (short-lived link)
 
 
 class JobObserver(Protocol):
@@ -456,7 +457,8 @@ class JobRunner:
             if fraction is None:
                 fraction = min(0.95, elapsed / typical)
         return JobProgress(JobState.RUNNING, elapsed=elapsed, eta=eta, fraction=fraction,
-                           provider_state=status.raw_state or status.state.value)  # fmt: skip
+                           provider_state=status.raw_state or status.state.value,
+                           thumbnail_url=status.extra.get("thumbnail_url"))  # fmt: skip
 
     async def _enter_delivery(self, job: Job, status: ProviderStatus) -> Job:
         await self.storage.update_job(job.id, video_url=_video_location(status))

@@ -132,7 +132,7 @@ def extension_request(job: Job, runner: JobRunner | None) -> VideoRequest:
         )
     return replace(
         job.request, extend_of=job.provider_job_id, extend_provider=provider.name,
-        start_image_url=None, end_image_url=None,
+        start_image_url=None, end_image_url=None, start_image_file=None, end_image_file=None,
     )  # fmt: skip
 
 
