@@ -10,6 +10,7 @@ import sqlite3
 import pytest
 
 from bot.client import create_bot
+from bot.domain import JobState
 from bot.providers.luma_agents import user_tag
 from tests.e2e.helpers import advance_until, field, results, title
 from tests.fakes.luma_agents import FakeLumaAgents
@@ -221,3 +222,55 @@ class TestOtherProviders:
         refused = await alice.slash(channel, "video", prompt=PROMPT, **options)
         assert refused.ephemeral and named in refused.response.content
         assert fake_luma.requests_to("POST") == []
+
+
+# --- failure codes through the runner --------------------------------------------------------------------
+
+
+async def test_a_model_error_is_retried_once_and_the_new_generation_delivered(simcord_env, simcord_bot, world, fake_agents):
+    """generation_failed: one new generation with the same body; the job follows its id and delivers the clip."""
+    fake_agents.fail_next_generation("generation_failed", "Internal model error")
+    _, channel, alice, _ = world
+    started = await alice.slash(channel, "video", prompt=PROMPT)
+    await _result(simcord_env, channel)
+    first, second = fake_agents.requests_to("POST", "/generations")
+    assert first.json == second.json
+    job = await simcord_bot.storage.get_job(job_id(started.response))
+    retry = [g for g in fake_agents.generations.values() if g.state == "completed"]
+    assert job.state is JobState.COMPLETED and [job.provider_job_id] == [g.id for g in retry]
+    assert "1 of 5 videos used" in await used_today(alice, channel)
+
+
+async def test_moderation_is_not_refunded(simcord_env, world, fake_agents):
+    """content_moderated: the job fails with Luma's reason and the quota stays spent."""
+    fake_agents.fail_next_generation("content_moderated", "Prompt violated content guidelines")
+    _, channel, alice, _ = world
+    started = await alice.slash(channel, "video", prompt=PROMPT)
+    await advance_until(simcord_env, lambda: title(started.response) == "❌ Failed", step=1)
+    assert "Prompt violated content guidelines" in started.response.embeds[0].description
+    assert "1 of 5 videos used" in await used_today(alice, channel)
+    assert len(fake_agents.requests_to("POST", "/generations")) == 1
+
+
+async def test_an_exhausted_budget_is_refunded_and_logged_for_the_operator(simcord_env, world, fake_agents, caplog):
+    """budget_exhausted: refunded, the user told an admin knows, and an ERROR line for the operator."""
+    fake_agents.fail_next_generation("budget_exhausted", "Ran out of funds mid-generation")
+    _, channel, alice, _ = world
+    started = await alice.slash(channel, "video", prompt=PROMPT)
+    await advance_until(simcord_env, lambda: title(started.response) == "❌ Failed", step=1)
+    assert "ran out of funds" in started.response.embeds[0].description
+    assert "0 of 5 videos used" in await used_today(alice, channel)
+    assert any(r.levelname == "ERROR" and "budget_exhausted" in r.getMessage() for r in caplog.records)
+
+
+async def test_an_upload_that_fails_charges_nothing_and_leaves_no_message(simcord_env, world, fake_agents, fake_luma):
+    """Files API down at /video time: an ephemeral answer, the "thinking…" message removed, nothing charged."""
+    fake_agents.fail_next("POST", "/files", 400, {"detail": "Bad image data"})
+    _, channel, alice, _ = world
+    await alice.slash(channel, "video", prompt=PROMPT, start_image=("s.png", PNG))
+    [answer] = [r for r in simcord_env.http_requests if r.method == "POST" and r.path.startswith("/webhooks/")]
+    assert answer.json["flags"] & 64 and "Bad image data" in answer.json["content"]  # ephemeral
+    assert [r.method for r in simcord_env.http_requests if "/messages/@original" in r.path] == ["DELETE"]
+    assert [m for m in channel.history() if m.author.bot] == []
+    assert fake_agents.requests_to("POST", "/generations") == [] and fake_luma.requests_to("POST") == []
+    assert "0 of 5 videos used" in await used_today(alice, channel)
