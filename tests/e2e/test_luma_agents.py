@@ -274,3 +274,16 @@ async def test_an_upload_that_fails_charges_nothing_and_leaves_no_message(simcor
     assert [m for m in channel.history() if m.author.bot] == []
     assert fake_agents.requests_to("POST", "/generations") == [] and fake_luma.requests_to("POST") == []
     assert "0 of 5 videos used" in await used_today(alice, channel)
+
+
+async def test_extend_of_an_hdr_clip_continues_it_in_sdr(simcord_env, world, fake_agents):
+    """Extend on Ray 3.2 sends start_frame.generation_id; an HDR original is continued in SDR (an extension is
+    SDR only at Luma) instead of the button being refused."""
+    _, channel, alice, _ = world
+    await alice.slash(channel, "video", prompt=PROMPT, hdr=True, resolution="1080p")
+    first = await _result(simcord_env, channel)
+    await alice.click(first, label="Extend")
+    await advance_until(simcord_env, lambda: len(results(channel)) == 2)
+    source, extension = fake_agents.requests_to("POST", "/generations")
+    [made] = [g.id for g in fake_agents.generations.values() if g.body == source.json]
+    assert extension.json["video"] == {"resolution": "1080p", "duration": "5s", "start_frame": {"generation_id": made}}
