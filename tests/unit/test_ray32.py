@@ -4,10 +4,13 @@ HDR, the other providers refusing `hdr`/`360p` from their capability data, the t
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from datetime import UTC, datetime
 
 import pytest
 
+import bot.__main__ as cli
 from bot.check import run_check
 from bot.config import load_settings
 from bot.domain import Job, JobState, VideoRequest
@@ -16,6 +19,7 @@ from bot.policy import estimate_spend, price_for
 from bot.providers import demo, luma, luma_agents, onemin, segmind, umami
 from cogs import _render
 from tests.fakes._server import serve_local
+from tests.fakes.clock import ManualClock
 from tests.fakes.luma_agents import FakeLumaAgents
 from tests.unit.test_main import TOKEN, fake_discord
 
@@ -93,3 +97,29 @@ async def test_check_explains_there_is_no_balance_call(capsys):
     assert code == 0, out
     assert "luma-agents (Luma Ray 3.2): key accepted" in out and "no balance call" in out
     assert fake.requests_to("GET", "/files") and "luma-api-check" not in out
+
+
+def test_generate_on_ray32_sends_hdr_through_the_real_adapter(tmp_path, capsys):
+    """`generate --provider luma-agents --hdr --resolution 1080p` reaches the fake Agents API and saves the MP4."""
+    loop = asyncio.new_event_loop()
+    fake = FakeLumaAgents(api_key="luma-api-generate")
+    loop.run_until_complete(fake.start())
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    out = tmp_path / "hdr.mp4"
+    try:
+        code = cli.main(
+            ["generate", "neon rain on a city street", "--hdr", "--resolution", "1080p", "--provider", "luma-agents",
+             "-o", str(out)],
+            environ={"LUMA_AGENTS_API_KEY": "luma-api-generate", "LUMA_AGENTS_BASE_URL": fake.base_url},
+            clock=ManualClock(),
+        )  # fmt: skip
+    finally:
+        asyncio.run_coroutine_threadsafe(fake.close(), loop).result(5)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()
+    assert code == 0, capsys.readouterr().err
+    [create] = fake.requests_to("POST", "/generations")
+    assert create.json["video"] == {"resolution": "1080p", "duration": "5s", "hdr": True}
+    assert out.read_bytes()[4:8] == b"ftyp"
