@@ -287,3 +287,19 @@ async def test_extend_of_an_hdr_clip_continues_it_in_sdr(simcord_env, world, fak
     source, extension = fake_agents.requests_to("POST", "/generations")
     [made] = [g.id for g in fake_agents.generations.values() if g.body == source.json]
     assert extension.json["video"] == {"resolution": "1080p", "duration": "5s", "start_frame": {"generation_id": made}}
+
+
+async def test_a_deleted_result_is_reposted_days_later_through_a_fresh_link(simcord_env, world, fake_agents):
+    """Re-post of a Ray 3.2 clip whose stored link expired re-reads the generation and posts it again."""
+    _, channel, alice, _ = world
+    await alice.slash(channel, "video", prompt=PROMPT)
+    old = await _result(simcord_env, channel)
+    await old.delete()
+    fake_agents.expire_outputs()
+    await simcord_env.advance_time(3 * 24 * 3600)
+    shown = await alice.slash(channel, "job", id=1)
+    panel = shown.followups[-1] if shown.followups else shown.response
+    clicked = await alice.click(panel.message, label="Re-post")
+    assert "Re-posted" in (clicked.followups[-1] if clicked.followups else clicked.response).content
+    [new] = results(channel)
+    assert (await new.attachments[0].read())[4:8] == b"ftyp" and len(fake_agents.downloads) == 2
