@@ -3,7 +3,8 @@
 The Agents API has no cancel, delete or balance call. Output URLs are presigned for one hour, so a late
 delivery re-reads the generation (every GET mints fresh URLs). Failed generations carry a `failure_code`
 that decides who pays: moderation is the user's, an empty budget the operator's, and a model error is
-retried once as a new generation (Luma's docs: "retry same request"; a failed generation is not billed).
+retried once as a new generation: the Agents docs call generation_failed/output_not_found "retry same request",
+and Luma refunds failed generations (its Dream Machine FAQ; the Agents API exposes no billing field to check).
 """
 
 from __future__ import annotations
