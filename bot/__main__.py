@@ -39,7 +39,7 @@ from bot.providers.base import ALL_ASPECT_RATIOS
 log = logging.getLogger("reelbot")
 
 INVITE_SCOPES = "bot+applications.commands"
-RESOLUTIONS = ("540p", "720p", "1080p", "4k")
+RESOLUTIONS = ("360p", "540p", "720p", "1080p", "4k")
 DURATIONS = ("5s", "9s", "10s")
 SHUTDOWN_GRACE_S = 9.0  # SIGTERM → closed within 10 s
 
@@ -129,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--start-image", metavar="URL", help="keyframe image URL to start from")
     gen.add_argument("--end-image", metavar="URL", help="keyframe image URL to end on")
     gen.add_argument("--enhance", action="store_true", help="let the provider expand the prompt")
+    gen.add_argument("--hdr", action="store_true", help="HDR output (Luma Ray 3.2: 720p/1080p, 5s)")
     gen.add_argument("--provider", help="use this provider instead of the first in VIDEO_PROVIDERS")
     gen.add_argument("-o", "--output", metavar="FILE", help="where to save the MP4 (default: reel-<id>.mp4)")
     return parser

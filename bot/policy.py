@@ -115,9 +115,12 @@ class SpendLine:
     estimate: float
 
 
-def price_for(prices: Mapping[str, float], provider: str, model: str) -> float:
-    """`provider:model`, else `provider`, else `default` (else 0)."""
-    for key in (f"{provider}:{model}", provider, "default"):
+def price_for(
+    prices: Mapping[str, float], provider: str, model: str, resolution: str | None = None, hdr: bool = False
+) -> float:
+    """`provider:model:resolution[-hdr]`, else `provider:model`, else `provider`, else `default` (else 0)."""
+    tiers = [f"{provider}:{model}:{resolution}{'-hdr' if hdr else ''}"] if resolution else []
+    for key in (*tiers, f"{provider}:{model}", provider, "default"):
         if key in prices:
             return prices[key]
     return 0.0
@@ -137,7 +140,8 @@ def estimate_spend(
         entry[0] += group["jobs"]
         entry[1] += group["completed"]
         entry[2] += group["failed"]
-        entry[3] += group["completed"] * price_for(prices, provider, model) * seconds / 5
+        price = price_for(prices, provider, model, group.get("resolution"), bool(group.get("hdr")))
+        entry[3] += group["completed"] * price * seconds / 5
     return [
         SpendLine(provider, model, int(v[0]), int(v[1]), int(v[2]), price_for(prices, provider, model), round(v[3], 2))
         for (provider, model), v in sorted(merged.items())

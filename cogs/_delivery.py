@@ -37,6 +37,7 @@ class DiscordObserver:
         self._interactions: dict[int, discord.Interaction] = {}
         self._last_edit: dict[int, float] = {}
         self._latest: dict[int, tuple[Job, JobProgress]] = {}
+        self._thumbnails: dict[int, str] = {}  # job id → the provider's still of the clip, for the result embed
         # Throttled edits waiting for their turn (job id → when), all flushed by one task: hundreds of queued
         # jobs whose position moved cost one sleeping task, not one each.
         self._due: dict[int, float] = {}
@@ -55,6 +56,7 @@ class DiscordObserver:
         self._last_edit.pop(job_id, None)
         self._latest.pop(job_id, None)
         self._due.pop(job_id, None)
+        self._thumbnails.pop(job_id, None)
 
     def _live(self, job_id: int) -> discord.Interaction | None:
         interaction = self._interactions.get(job_id)
@@ -71,6 +73,8 @@ class DiscordObserver:
     # --- JobObserver ----------------------------------------------------------------------------
 
     async def job_changed(self, job: Job, progress: JobProgress) -> None:
+        if progress.thumbnail_url:
+            self._thumbnails[job.id] = progress.thumbnail_url
         if job.status_message_id is None:
             return
         self._latest[job.id] = (job, progress)
@@ -149,10 +153,11 @@ class DiscordObserver:
         provider = self.bot.runner.providers.get(job.provider or "") if self.bot.runner else None
         model = job.request.model or (provider.capabilities.default_model if provider else "?")
         taken = (self.bot.clock.now() - (job.started_at or job.created_at)).total_seconds()
+        thumbnail = self._thumbnails.get(job.id)
 
         def embed(link: str | None) -> discord.Embed:
             name = self.provider_name(job) or "?"
-            return _render.result_embed(job, model=model, provider_name=name, taken=taken, link=link)
+            return _render.result_embed(job, model=model, provider_name=name, taken=taken, link=link, thumbnail=thumbnail)
 
         try:
             if video is not None:

@@ -93,6 +93,8 @@ def status_embed(job: Job, progress: JobProgress, provider_name: str | None = No
     embed.add_field(name="Prompt", value=shorten(job.request.prompt, PROMPT_PREVIEW), inline=False)
     if job.parent_job_id:
         embed.add_field(name="From", value=credit(job), inline=True)
+    if progress.thumbnail_url:
+        embed.set_image(url=progress.thumbnail_url)
     embed.set_footer(text=_footer(job, provider_name))
     return fit_embed(embed)
 
@@ -102,7 +104,10 @@ def credit(job: Job) -> str:
     return f"{job.parent_kind or 'remix'} of #{job.parent_job_id}"
 
 
-def result_embed(job: Job, *, model: str, provider_name: str, taken: float | None, link: str | None = None) -> discord.Embed:
+def result_embed(
+    job: Job, *, model: str, provider_name: str, taken: float | None, link: str | None = None,
+    thumbnail: str | None = None,
+) -> discord.Embed:
     embed = discord.Embed(title=RESULT_TITLE, colour=COLOURS[JobState.COMPLETED])
     embed.add_field(name="Prompt", value=shorten(job.request.prompt, 1000), inline=False)
     embed.add_field(name="Model", value=model, inline=True)
@@ -116,6 +121,8 @@ def result_embed(job: Job, *, model: str, provider_name: str, taken: float | Non
         where = "message above" if len(link) <= LINK_IN_TEXT else "attached file"
         value = f"[Open the video]({link})" if len(link) <= 900 else f"The link is in the {where}"
         embed.add_field(name="Link", value=value + " (too large to upload here)", inline=False)
+    if thumbnail:
+        embed.set_image(url=thumbnail)
     embed.set_footer(text=_footer(job, provider_name))
     return fit_embed(embed)
 

@@ -130,9 +130,15 @@ def extension_request(job: Job, runner: JobRunner | None) -> VideoRequest:
             "extend not supported",
             public_message=f"{provider.display_name} can't extend clips. Nothing was charged.",
         )
+    caps = provider.capabilities
+    # Where an extension has narrower rules (Ray 3.2: SDR only, one 5 s block), it keeps what it can.
+    duration = job.request.duration
+    if caps.frame_durations is not None and duration not in caps.frame_durations:
+        duration = caps.frame_durations[0]
     return replace(
         job.request, extend_of=job.provider_job_id, extend_provider=provider.name,
-        start_image_url=None, end_image_url=None,
+        start_image_url=None, end_image_url=None, start_image_file=None, end_image_file=None,
+        hdr=job.request.hdr and caps.hdr_extend, duration=duration,
     )  # fmt: skip
 
 

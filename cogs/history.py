@@ -17,7 +17,8 @@ from discord.ext import commands
 
 from bot import media
 from bot.client import ReelBot
-from bot.domain import Job, JobState
+from bot.domain import Job, JobState, ProviderState
+from bot.errors import ProviderError
 from cogs import _render
 from cogs._limits import fit_embed
 from cogs._perms import is_server_admin, may_see_job
@@ -155,8 +156,21 @@ class History(commands.Cog):
         await self.bot.storage.update_job(job.id, result_message_id=message.id, channel_id=message.channel.id)  # type: ignore[union-attr]
         await interaction.followup.send(f"Re-posted: {message.jump_url}", ephemeral=True)
 
+    async def _fresh_link(self, job: Job) -> str:
+        """The stored link, or where the provider's links expire (Luma Agents: an hour) a fresh one from
+        re-reading the finished generation."""
+        provider = self.bot.runner.providers.get(job.provider or "") if self.bot.runner else None
+        if provider is not None and provider.capabilities.expiring_urls and job.provider_job_id:
+            try:
+                status = await provider.poll(job.provider_job_id)
+                if status.state is ProviderState.COMPLETED and status.video_url:
+                    return status.video_url
+            except ProviderError as error:
+                log.info("re-post of job %s: no fresh link (%s)", job.id, error.code)
+        return job.video_url or ""
+
     async def _post_again(self, interaction: discord.Interaction, job: Job) -> discord.Message | None:
-        url = job.video_url or ""
+        url = await self._fresh_link(job)
         if not url.startswith(("http://", "https://")) or self.bot.http_session is None:
             return None
         limit = interaction.guild.filesize_limit if interaction.guild else 10 * 1024 * 1024

@@ -15,6 +15,7 @@ from bot.providers.base import Capabilities, VideoProvider
 __all__ = ["Capabilities", "ProviderContext", "VideoProvider", "build_provider", "build_providers"]
 
 ADAPTER_MODULES = {
+    "luma-agents": "bot.providers.luma_agents",
     "luma": "bot.providers.luma",
     "segmind": "bot.providers.segmind",
     "onemin": "bot.providers.onemin",

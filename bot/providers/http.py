@@ -11,7 +11,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -146,14 +146,17 @@ class HttpTransport:
         idempotent: bool | None = None,
         timeout: aiohttp.ClientTimeout | None = None,
         accept_status: tuple[int, ...] = (),
+        form: Callable[[], aiohttp.FormData] | None = None,
     ) -> Any:
-        """Send, classify, retry where safe; returns the parsed JSON (None for an empty body)."""
+        """Send, classify, retry where safe; returns the parsed JSON (None for an empty body). `form` builds a
+        multipart body (afresh for each attempt: aiohttp sends a FormData only once) instead of `json_body`."""
         idempotent = method.upper() in ("GET", "DELETE", "HEAD") if idempotent is None else idempotent
         attempt = 0
         waited_for_rate_limit = 0.0
         while True:
             try:
-                return await self._timed(method, path, json_body, params, timeout, accept_status)
+                body = form() if form is not None else json_body
+                return await self._timed(method, path, body, params, timeout, accept_status)
             except ProviderRateLimitError as error:
                 # A 429 means nothing was created, so even a create may be repeated after the wait.
                 delay = error.retry_after if error.retry_after is not None else backoff_delay(attempt + 2)
@@ -196,7 +199,8 @@ class HttpTransport:
             async with self.session.request(
                 method,
                 self.url(path),
-                json=json_body,
+                json=None if isinstance(json_body, aiohttp.FormData) else json_body,
+                data=json_body if isinstance(json_body, aiohttp.FormData) else None,
                 params=params,
                 headers=self.headers,
                 timeout=timeout or self.timeout,
