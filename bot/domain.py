@@ -106,6 +106,8 @@ class Job:
     finished_at: datetime | None = None
     parent_job_id: int | None = None
     parent_kind: str | None = None  # "re-roll", "edit", "extend"
+    idea_id: int | None = None  # the idea (brainstorming) it belongs to: its first job's id
+    take: int | None = None  # 1..n when one /video asked for several takes
 
 
 class ProviderState(enum.StrEnum):

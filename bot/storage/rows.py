@@ -22,7 +22,7 @@ HOLDING_SLOT = "(state IN ('submitting', 'running') OR (state = 'queued' AND own
 JOB_COLUMNS = (
     "id, guild_id, channel_id, user_id, request, state, cost, created_at, started_at, finished_at, "
     "provider, provider_job_id, status_message_id, result_message_id, video_url, failure_reason, "
-    "parent_job_id, parent_kind"
+    "parent_job_id, parent_kind, idea_id, take"
 )
 UPDATABLE = frozenset(
     {
@@ -35,11 +35,14 @@ UPDATABLE = frozenset(
         "video_url",
         "failure_reason",
         "channel_id",
+        "idea_id",
     }
 )
 # Columns the policy section may set, per table (issue 4).
 POLICY_COLUMNS = {
-    "guild_settings": frozenset({"daily_limit", "concurrent_limit", "daily_budget", "cooldown_s"}),
+    "guild_settings": frozenset(
+        {"daily_limit", "concurrent_limit", "daily_budget", "cooldown_s", "threads", "threads_warned", "final_resolution"}
+    ),
     "role_limits": frozenset({"daily_limit", "concurrent_limit"}),
     "user_limits": frozenset({"daily_limit", "concurrent_limit", "blocked"}),
     "cost_weights": frozenset({"weight"}),
@@ -96,6 +99,8 @@ def job_from_row(row: Mapping[str, Any]) -> Job:
         failure_reason=row["failure_reason"],
         parent_job_id=row["parent_job_id"],
         parent_kind=row["parent_kind"],
+        idea_id=row["idea_id"],
+        take=row["take"],
     )
 
 
