@@ -18,12 +18,13 @@ IDEA_COLUMNS = ("channel_id", "thread_id", "board_message_id", "picked_job_id")
 
 def _takes_sql(takes: int, *, budget: bool, cooldown: bool) -> str:
     """One INSERT of `takes` rows, made only if the whole batch fits (the conditions read the table as it
-    was before the statement on both dialects, so the batch is checked once, as a whole)."""
+    was before the statement on both dialects, so the batch is checked once, as a whole). A lone take
+    (an idea opened for its thread) is numbered NULL: it has no shared status message."""
     numbers = " UNION ALL ".join(f"SELECT {n} AS take" for n in range(1, takes + 1))
     sql = f"""
     INSERT INTO jobs (guild_id, channel_id, user_id, request, state, cost, units, day, created_at, take)
     SELECT ?::bigint, ?::bigint, ?::bigint, ?::text, 'queued', ?::integer, ?::integer, ?::text,
-           ?::double precision, t.take
+           ?::double precision, {"t.take" if takes > 1 else "NULL"}
     FROM ({numbers}) t
     WHERE (SELECT COALESCE(SUM(cost), 0) FROM jobs WHERE guild_id = ? AND user_id = ? AND day = ?) + ? <= ?
       AND (SELECT COUNT(*) FROM jobs WHERE guild_id = ? AND user_id = ? AND {_ACTIVE}) < ?"""

@@ -65,6 +65,7 @@ async def test_racing_batches_never_overdraw(store):
 async def test_a_clip_made_from_a_job_joins_its_idea(store):
     """A re-roll of a single clip starts an idea keyed by that clip; of a take, it joins the take's idea."""
     [take] = await takes(store, 1)
+    assert take.take is None and take.idea_id == take.id, "a lone take is its own idea, with no take number"
     alone = await store.create_job_reserving(
         guild_id=GUILD, channel_id=CHANNEL, user_id=BOB, request=VideoRequest(prompt="an owl"),
         created_at=NOW, day=DAY, cost=1, daily_limit=10, concurrent_limit=10,
