@@ -17,6 +17,7 @@ from bot.domain import Job, JobState
 from bot.errors import DeliveryError, ReelbotError
 from bot.jobs import JobProgress
 from cogs import _ideas, _render
+from cogs._board import BoardKeeper
 from cogs._limits import LINK_IN_TEXT, fit_content
 from cogs._views import result_view, status_view
 
@@ -45,6 +46,7 @@ class DiscordObserver:
         self._flusher_until: float | None = None  # set while the flusher sleeps (it may then be restarted)
         # Several takes share one status message: its edits are throttled under the key -idea id.
         self.takes = _ideas.TakesStatus()
+        self.board = BoardKeeper(bot)  # each idea's board of clips (cogs/_board.py)
 
     # --- bookkeeping from the command side ------------------------------------------------------
 
@@ -258,6 +260,7 @@ class DiscordObserver:
             message = await interaction.edit_original_response(
                 content=fit_content(text), embed=embed, attachments=files, view=view
             )
+            self.board.clip_posted(job, message)
             return message.id
         content = f"<@{job.user_id}> your {ready}" + (f"\n{link}" if link else "")
         message = await self._channel(job).send(
@@ -267,6 +270,7 @@ class DiscordObserver:
             view=view or discord.utils.MISSING,
             allowed_mentions=discord.AllowedMentions(users=[discord.Object(id=job.user_id)]),
         )
+        self.board.clip_posted(job, message)
         if job.take is not None:
             await self.take_ended(job, f"✅ [ready]({message.jump_url})")
         elif job.status_message_id:

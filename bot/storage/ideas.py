@@ -109,6 +109,11 @@ class IdeaQueries(StorageBase):
         )
         return dict(row) if row else None
 
+    async def idea_in_thread(self, thread_id: int) -> int | None:
+        """The idea a thread was opened for (None: not an idea's thread)."""
+        row = await self._one("SELECT id FROM ideas WHERE thread_id = ? ORDER BY id DESC LIMIT 1", (thread_id,))
+        return int(row[0]) if row else None
+
     async def update_idea(self, idea_id: int, **fields: Any) -> None:
         if not fields or not set(fields) <= set(IDEA_COLUMNS):
             raise ValueError(f"cannot set {sorted(fields)} on an idea")
