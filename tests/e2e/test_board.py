@@ -163,3 +163,24 @@ async def test_actions_on_a_take_post_into_its_thread_and_board(simcord_env, wor
     [again] = boards(thread)
     assert again.id != board.id and bot_messages(thread)[-1].id == again.id
     assert labels(again).count("Pick") == 3
+
+
+@pytest.mark.bot_env(QUOTA_DAILY="10")
+async def test_quota_shows_draft_and_final_costs_and_stats_count_takes_votes(simcord_env, world, admin, fake_luma):
+    """/quota says what a draft take and its Final cost (with the server's weights and final resolution);
+    /videoadmin stats counts takes and votes per member."""
+    _, channel, alice, bob = world
+    await admin.slash(channel, "videoadmin limits weight", option="1080p", units=3)
+    quota = await alice.slash(channel, "quota")
+    assert "360p draft take costs 1 unit(s); Final of a pick renders it at 1080p for 3 unit(s)" in (
+        quota.response.embeds[0].description
+    )
+    await admin.slash(channel, "videoadmin final", resolution="4k")
+    quota = await alice.slash(channel, "quota")
+    assert "renders it at 4k" in quota.response.embeds[0].description
+    board = await two_takes_with_a_board(simcord_env, channel, alice)
+    await bob.click(board, custom_id="reel:vote:1")
+    stats = await admin.slash(channel, "videoadmin stats")
+    text = next(f.value for f in stats.response.embeds[0].fields if f.name == "Brainstorming (all time)")
+    assert f"{alice.mention}: 2 takes · 0 votes · 0 finals" in text
+    assert f"{bob.mention}: 0 takes · 1 votes · 0 finals" in text

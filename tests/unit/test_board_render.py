@@ -63,3 +63,16 @@ def test_board_stays_within_discords_component_limit():
     [gallery] = [c for c in payload if c["type"] == 12]
     assert len(gallery["items"]) == BOARD_MAX
     assert sum(1 for c in components if getattr(getattr(c, "item", c), "label", None) == "Final") == 1
+
+
+def test_history_groups_the_clips_of_one_idea():
+    """/history puts an idea's takes under one idea line; other jobs stay one line each."""
+    from dataclasses import replace
+
+    from cogs.history import history_lines
+
+    alone = replace(job(9), idea_id=None, take=None)
+    lines = history_lines([job(2), job(1), alone])
+    assert lines[0].startswith("💡 **idea #1** · 2 clip(s)")
+    assert lines[1].startswith("└ take 2: ") and lines[2].startswith("└ take 1: ")
+    assert lines[3].startswith("✅ **#9**")
