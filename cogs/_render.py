@@ -8,6 +8,7 @@ import discord
 
 from bot.domain import Job, JobState
 from bot.jobs import JobProgress
+from bot.providers.demo import CLIP_FACTS, DemoProvider
 
 RESULT_TITLE = "🎬 Your video is ready"
 BAR_WIDTH = 12
@@ -64,6 +65,12 @@ def shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def sentence(text: str) -> str:
+    """`text` with a capital first letter; the rest as written (str.capitalize would turn LUMAAI_API_KEY into
+    lumaai_api_key)."""
+    return text[:1].upper() + text[1:]
+
+
 def provider_words(raw: str | None) -> str:
     if not raw:
         return "generating"
@@ -83,7 +90,7 @@ def status_embed(job: Job, progress: JobProgress, provider_name: str | None = No
         line = "The clip is ready; uploading it here"
     else:
         title = "🎬 Generating"
-        line = f"{provider_words(progress.provider_state).capitalize()} · {duration_text(progress.elapsed)} elapsed"
+        line = f"{sentence(provider_words(progress.provider_state))} · {duration_text(progress.elapsed)} elapsed"
         if progress.eta is not None:
             line += f" · about {duration_text(progress.eta)} left"
         bar = progress_bar(progress.fraction)
@@ -106,7 +113,7 @@ def result_embed(job: Job, *, model: str, provider_name: str, taken: float | Non
     embed = discord.Embed(title=RESULT_TITLE, colour=COLOURS[JobState.COMPLETED])
     embed.add_field(name="Prompt", value=shorten(job.request.prompt, 1000), inline=False)
     embed.add_field(name="Model", value=model, inline=True)
-    embed.add_field(name="Options", value=job.request.options_summary(), inline=True)
+    embed.add_field(name="Options", value=options_text(job), inline=True)
     embed.add_field(name="Time taken", value=duration_text(taken), inline=True)
     embed.add_field(name="Requested by", value=f"<@{job.user_id}>", inline=True)
     if job.parent_job_id:
@@ -117,6 +124,13 @@ def result_embed(job: Job, *, model: str, provider_name: str, taken: float | Non
         embed.add_field(name="Link", value=value + " (too large to upload here)", inline=False)
     embed.set_footer(text=_footer(job, provider_name))
     return embed
+
+
+def options_text(job: Job) -> str:
+    """The options the clip was made with; the demo hands back its one sample clip whatever was asked."""
+    if job.provider == DemoProvider.name:
+        return f"demo sample clip, {CLIP_FACTS} (asked for {job.request.options_summary()})"
+    return job.request.options_summary()
 
 
 def ended_embed(job: Job, message: str, provider_name: str | None = None) -> discord.Embed:
