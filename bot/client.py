@@ -8,7 +8,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +111,7 @@ class ReelBot(commands.Bot):
 
     # --- operator port (HEALTH_PORT) -----------------------------------------------------------------
 
-    def _gateway_listener(self, up: bool):
+    def _gateway_listener(self, up: bool) -> Callable[[], Coroutine[Any, Any, None]]:
         async def listener() -> None:
             self.gateway_connected = up
 

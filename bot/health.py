@@ -69,8 +69,8 @@ class HealthServer:
             await runner.cleanup()
             raise
         self._runner = runner
-        server = site._server  # aiohttp has no public accessor for the bound port
-        self.port = server.sockets[0].getsockname()[1] if server is not None and server.sockets else self.requested_port
+        addresses = runner.addresses  # the bound (host, port, …) of each listening socket
+        self.port = int(addresses[0][1]) if addresses else self.requested_port
         log.info("health and metrics on http://%s:%s/healthz and /metrics", self.host, self.port)
         return self.port
 

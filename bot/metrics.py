@@ -14,13 +14,14 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 
 # `*_created` timestamps per series double the output and are not part of our documented metrics.
-prometheus_client.disable_created_metrics()
+prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped upstream
 
 MAX_SERIES = 500
 OTHER = "other"
@@ -124,7 +125,7 @@ class _Recorder:
         self._attribute = attribute
         self._sample = sample
 
-    def _child(self, labels: dict[str, object]):
+    def _child(self, labels: dict[str, object]) -> Any:  # a Counter, Gauge or Histogram child
         current = _active
         return current.child(getattr(current, self._attribute), labels)
 

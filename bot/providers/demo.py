@@ -9,6 +9,7 @@ import uuid
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import Any
 
 from bot.config import ProviderConfig
 from bot.domain import ProviderState, ProviderStatus, VideoRequest
@@ -77,7 +78,7 @@ class DemoProvider:
         """Whether this id was submitted here and has neither completed nor been cancelled."""
         return provider_job_id in self._started
 
-    def _status(self, state: ProviderState, job_id: str, **fields) -> ProviderStatus:
+    def _status(self, state: ProviderState, job_id: str, **fields: Any) -> ProviderStatus:
         return ProviderStatus(state, job_id, raw_state=DEMO_NOTICE, extra=dict(DEMO_EXTRA), **fields)
 
 

@@ -10,6 +10,8 @@ v1 "maintenance mode", but that luma slugs exist on v2 is only inferred, so in "
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -103,7 +105,7 @@ class SegmindProvider:
                       "whose jobs failed were refunded", error.detail)  # fmt: skip
             raise
 
-    async def _submit_async(self, slug: str, body: dict) -> ProviderStatus:
+    async def _submit_async(self, slug: str, body: dict[str, Any]) -> ProviderStatus:
         answer = await self._http.request_json("POST", f"/v2/{slug}", json_body=body, idempotent=False)
         request_id = answer.get("request_id") if isinstance(answer, dict) else None
         if not isinstance(request_id, str) or not request_id or " " in request_id:
@@ -117,7 +119,7 @@ class SegmindProvider:
         raw = str(answer.get("status") or "QUEUED")
         return ProviderStatus(ProviderState.QUEUED, provider_job_id=job_id, raw_state=raw, extra=self._extra())
 
-    async def _submit_sync(self, slug: str, body: dict) -> ProviderStatus:
+    async def _submit_sync(self, slug: str, body: dict[str, Any]) -> ProviderStatus:
         """One POST, never retried: the answer is the clip itself, streamed to a temp file."""
         dest = media.new_temp_path(self._context.temp_dir)
         try:
@@ -167,7 +169,7 @@ class SegmindProvider:
         status = self._v2_status(provider_job_id, result)
         if status.state is not ProviderState.COMPLETED:
             return status
-        video_url = _output_url(result.get("output"))
+        video_url = _output_url(result.get("output") if isinstance(result, dict) else None)
         if video_url is None:
             raise ProviderProtocolError("segmind: COMPLETED without an output URL", provider=self.name)
         return ProviderStatus(
@@ -226,7 +228,7 @@ class SegmindProvider:
             isinstance(u, str) and " " not in u and urlsplit(u)[:2] == (base.scheme, base.netloc) for u in urls
         )
 
-    def _note_credits(self, headers) -> None:
+    def _note_credits(self, headers: Mapping[str, str]) -> None:
         if headers.get(CREDITS_HEADER) is not None:
             self.remaining_credits = headers[CREDITS_HEADER]
 
@@ -234,12 +236,12 @@ class SegmindProvider:
         return {"remaining_credits": self.remaining_credits} if self.remaining_credits is not None else {}
 
 
-def _body(slug: str, request: VideoRequest) -> dict:
+def _body(slug: str, request: VideoRequest) -> dict[str, Any]:
     prompt = request.prompt
     if request.camera:  # no concepts API: Segmind's page says to write the camera move into the prompt
         prompt += f", camera {request.camera.replace('_', ' ')}"
     # Always send `loop`: one doc says it defaults to false, another "1" (contradiction #6).
-    body: dict = {"prompt": prompt, "aspect_ratio": request.aspect_ratio, "loop": bool(request.loop)}
+    body: dict[str, Any] = {"prompt": prompt, "aspect_ratio": request.aspect_ratio, "loop": bool(request.loop)}
     if slug in RESOLUTION_SLUGS:
         body["resolution"] = request.resolution
     return body
