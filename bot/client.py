@@ -123,6 +123,7 @@ class ReelBot(commands.Bot):
                 "database": lambda: self.storage is not None and self.storage.writable(),
                 "runner": lambda: self.runner is not None and self.runner.alive,
             },
+            host=self.settings.health_host,
             port=port,
             before_scrape=self._refresh_gauges,
         )
