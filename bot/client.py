@@ -16,11 +16,12 @@ import aiohttp
 import discord
 from discord.ext import commands
 
-from bot import metrics
+from bot import media, metrics
 from bot.clock import SystemClock
 from bot.config import Settings, load_settings
+from bot.domain import JobState
 from bot.health import HealthServer
-from bot.jobs import JobRunner
+from bot.jobs import FILE_SCHEME, JobRunner
 from bot.providers import ProviderContext, build_providers
 from bot.quotas import Quotas
 from bot.storage import Storage, is_postgres_url, open_storage
@@ -75,6 +76,7 @@ class ReelBot(commands.Bot):
             headers={"User-Agent": "reelbot/0.1 (+discord bot)"},
         )
         self.storage = await open_storage(settings.database_url)
+        await self._remove_stale_temp_files(temp_dir)
         self.quotas = Quotas(
             self.storage, self.clock, daily=settings.quota_daily, concurrent=settings.quota_concurrent
         )
@@ -106,6 +108,13 @@ class ReelBot(commands.Bot):
         log.info("providers: %s", ", ".join(p.name for p in providers))
         if settings.health_port is not None:
             await self.start_health(settings.health_port)
+
+    async def _remove_stale_temp_files(self, temp_dir: Path) -> None:
+        """Temp files a crash left behind go; a clip an unfinished job still points to stays."""
+        assert self.storage is not None
+        unfinished = await self.storage.jobs_in_states(tuple(s for s in JobState if not s.terminal))
+        keep = [Path(j.video_url[len(FILE_SCHEME) :]) for j in unfinished if (j.video_url or "").startswith(FILE_SCHEME)]
+        await media.remove_stale_temp_files(temp_dir, keep)
 
     # --- operator port (HEALTH_PORT) -----------------------------------------------------------------
 
