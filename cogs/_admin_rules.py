@@ -11,6 +11,7 @@ import discord
 from discord import app_commands
 
 from bot.blocklist import BlockEntry, PatternError, check_list, check_regex, normalise_word
+from bot.text import clean_text
 
 if TYPE_CHECKING:
     from bot.client import ReelBot
@@ -64,7 +65,7 @@ class RulesCommands:
                            regex="Treat the pattern as an RE2 regular expression (no backreferences)")  # fmt: skip
     async def blocklist_add(self, interaction: discord.Interaction, pattern: app_commands.Range[str, 1, 200],
                             regex: bool = False) -> None:  # fmt: skip
-        guild_id = interaction.guild_id or 0
+        guild_id, pattern = interaction.guild_id or 0, clean_text(pattern)
         try:  # validated once, here; compiling a whole list can take a few ms, so off the event loop
             text = check_regex(pattern) if regex else normalise_word(pattern)
             entries = [BlockEntry(p, r) for p, r in await self._store.blocklist(guild_id)]
@@ -81,7 +82,7 @@ class RulesCommands:
     @blocklist.command(name="remove", description="Take a word or pattern off the blocklist")
     @app_commands.describe(pattern="The word or pattern exactly as /videoadmin blocklist list shows it")
     async def blocklist_remove(self, interaction: discord.Interaction, pattern: app_commands.Range[str, 1, 200]) -> None:
-        guild_id = interaction.guild_id or 0
+        guild_id, pattern = interaction.guild_id or 0, clean_text(pattern)
         removed = await self._store.remove_blocklist_entry(guild_id, pattern)
         if not removed:  # words are stored normalised
             try:
