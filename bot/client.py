@@ -16,7 +16,7 @@ import aiohttp
 import discord
 from discord.ext import commands
 
-from bot import media, metrics
+from bot import media, metrics, netguard
 from bot.clock import SystemClock
 from bot.config import Settings, load_settings
 from bot.domain import JobState
@@ -57,6 +57,7 @@ class ReelBot(commands.Bot):
         self.settings = settings
         self.clock = discord_clock()
         self.http_session: aiohttp.ClientSession | None = None
+        self.download_session: aiohttp.ClientSession | None = None
         self.storage: Storage | None = None
         self.quotas: Quotas | None = None
         self.runner: JobRunner | None = None
@@ -73,6 +74,11 @@ class ReelBot(commands.Bot):
         temp_dir.mkdir(parents=True, exist_ok=True)
         self.http_session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=60, connect=10),
+            headers={"User-Agent": "reelbot/0.1 (+discord bot)"},
+        )
+        # Provider-named result URLs are fetched through their own session: https, public addresses only.
+        self.download_session = netguard.open_download_session(
+            allow_local=settings.allow_local_provider_urls,
             headers={"User-Agent": "reelbot/0.1 (+discord bot)"},
         )
         self.storage = await open_storage(settings.database_url)
@@ -95,7 +101,7 @@ class ReelBot(commands.Bot):
             quotas=self.quotas,
             providers=providers,
             clock=self.clock,
-            session=self.http_session,
+            session=self.download_session,
             observer=observer,
             temp_dir=temp_dir,
             max_active=settings.max_active_jobs,
@@ -171,8 +177,9 @@ class ReelBot(commands.Bot):
             await self.runner.stop()
         if self.storage is not None:
             await self.storage.close()
-        if self.http_session is not None:
-            await self.http_session.close()
+        for session in (self.http_session, self.download_session):
+            if session is not None:
+                await session.close()
         await super().close()
 
 

@@ -18,7 +18,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import aiohttp
+from yarl import URL
 
+from bot import netguard
 from bot.errors import DiskFullError, MediaError
 
 log = logging.getLogger(__name__)
@@ -123,13 +125,33 @@ async def download(
     max_bytes: int = DEFAULT_MAX_BYTES,
     timeout: aiohttp.ClientTimeout | None = None,
 ) -> int:
-    """Download `url` to `dest`; returns the size. Raises MediaError for anything unusable."""
+    """Download `url` to `dest`; returns the size. Raises MediaError for anything unusable.
+
+    The bot passes a session from `bot.netguard.open_download_session`: then the URL and every redirect hop
+    (followed here, at most MAX_REDIRECTS) must be an allowed scheme and a public address."""
+    policy = netguard.policy_of(session)
+    target = URL(url)
     try:
-        async with session.get(url, timeout=timeout or aiohttp.ClientTimeout(total=600, sock_read=60)) as resp:
-            if resp.status != 200:
-                raise MediaError(f"video download answered HTTP {resp.status}")
-            return await stream_response_to_file(resp, dest, max_bytes=max_bytes)
-    except (TimeoutError, aiohttp.ClientError) as error:
+        for _ in range(netguard.MAX_REDIRECTS + 1):
+            if policy is not None:
+                policy.check(target)
+            async with session.get(
+                target, timeout=timeout or aiohttp.ClientTimeout(total=600, sock_read=60), allow_redirects=False
+            ) as resp:
+                if resp.status in (301, 302, 303, 307, 308) and "Location" in resp.headers:
+                    target = target.join(URL(resp.headers["Location"]))
+                    continue
+                if resp.status != 200:
+                    raise MediaError(f"video download answered HTTP {resp.status}")
+                return await stream_response_to_file(resp, dest, max_bytes=max_bytes)
+        raise MediaError(f"video download redirected more than {netguard.MAX_REDIRECTS} times")
+    except netguard.UnsafeUrlError:
+        raise
+    except aiohttp.ClientConnectorError as error:
+        if isinstance(error.os_error, netguard.UnsafeUrlError):
+            raise error.os_error from None
+        raise MediaError(f"video download failed: {type(error).__name__}") from None
+    except (TimeoutError, aiohttp.ClientError, ValueError) as error:
         raise MediaError(f"video download failed: {type(error).__name__}") from None
 
 

@@ -161,7 +161,7 @@ class History(commands.Cog):
         temp = media.new_temp_path(Path(self.bot.settings.data_dir) / "tmp")
         try:
             try:
-                await media.download(self.bot.http_session, url, temp, max_bytes=limit)
+                await media.download(self.bot.download_session, url, temp, max_bytes=limit)
                 files = [discord.File(temp, filename=f"reelbot-{job.id}.mp4")]
             except media.MediaTooLargeError:
                 files = []  # too large to upload here: post the link
