@@ -81,4 +81,5 @@ def umami_bot_env(tmp_path, fake_umami):
         "UMAMI_BASE_URL": fake_umami.base_url,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'reelbot.db'}",
         "DATA_DIR": str(tmp_path / "data"),
+        "ALLOW_LOCAL_PROVIDER_URLS": "true",
     }
