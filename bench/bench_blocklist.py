@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import re2
+import re2  # type: ignore[import-untyped]
 
 from bot.blocklist import (
     MAX_ENTRIES,

@@ -29,7 +29,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-import re2
+import re2  # type: ignore[import-untyped]
 
 MAX_PATTERN_LENGTH = 200
 MAX_WORD_LENGTH = 100

@@ -119,7 +119,8 @@ class ReelBot(commands.Bot):
         """Temp files a crash left behind go; a clip an unfinished job still points to stays."""
         assert self.storage is not None
         unfinished = await self.storage.jobs_in_states(tuple(s for s in JobState if not s.terminal))
-        keep = [Path(j.video_url[len(FILE_SCHEME) :]) for j in unfinished if (j.video_url or "").startswith(FILE_SCHEME)]
+        files = [j.video_url for j in unfinished if j.video_url and j.video_url.startswith(FILE_SCHEME)]
+        keep = [Path(url[len(FILE_SCHEME) :]) for url in files]
         await media.remove_stale_temp_files(temp_dir, keep)
 
     # --- operator port (HEALTH_PORT) -----------------------------------------------------------------
