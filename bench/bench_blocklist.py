@@ -92,7 +92,12 @@ def server_of_100() -> list[BlockEntry]:
         except PatternError:
             continue
         entries.append(candidate)
-    entries += [BlockEntry(f"word{i} phrase", False) for i in range(MAX_ENTRIES - len(entries))]
+    for i in range(MAX_ENTRIES - len(entries)):
+        try:
+            check_list([*entries, BlockEntry(f"word{i} phrase", False)])
+        except PatternError:
+            break
+        entries.append(BlockEntry(f"word{i} phrase", False))
     return entries
 
 
