@@ -178,13 +178,13 @@ class History(commands.Cog):
 
     async def _post_again(self, interaction: discord.Interaction, job: Job) -> discord.Message | None:
         url = await self._fresh_link(job)
-        if not url.startswith(("http://", "https://")) or self.bot.http_session is None:
+        if not url.startswith(("http://", "https://")) or self.bot.download_session is None:
             return None
         limit = interaction.guild.filesize_limit if interaction.guild else 10 * 1024 * 1024
         temp = media.new_temp_path(Path(self.bot.settings.data_dir) / "tmp")
         try:
             try:
-                await media.download(self.bot.http_session, url, temp, max_bytes=limit)
+                await media.download(self.bot.download_session, url, temp, max_bytes=limit)
                 files = [discord.File(temp, filename=f"reelbot-{job.id}.mp4")]
             except media.MediaTooLargeError:
                 files = []  # too large to upload here: post the link
