@@ -57,8 +57,7 @@ def resolve_limits(
         value, source = default, "server default"
         if server.get(field) is not None:
             value, source = int(server[field]), "server setting"
-        from_roles = [limits[index] for role, limits in roles.items() if role in set(member_roles)]
-        from_roles = [v for v in from_roles if v is not None]
+        from_roles = [v for role, limits in roles.items() if role in set(member_roles) if (v := limits[index]) is not None]
         if from_roles:
             value, source = max(from_roles), "role"
         if user and user.get(field) is not None:
@@ -223,7 +222,7 @@ class Policy:
         if snap.limits.blocked:
             raise _refused("blocked", "A server admin has blocked you from making videos here.")
         if snap.blocklist:
-            # Off the event loop: patterns are vetted to be fast, but a prompt can be 5000 characters.
+            # RE2 is linear and the list's size is capped, but a hostile list can cost milliseconds: off the loop.
             hit = await asyncio.to_thread(first_match, request.prompt, list(snap.blocklist))
             if hit is not None:
                 raise _refused(

@@ -18,9 +18,14 @@ DEFAULT_FINAL = "1080p"
 
 class IdeaCommands:
     bot: ReelBot
-    _store: Storage
 
-    @app_commands.command(name="threads", description="Open a thread for each /video idea (its takes and actions)")
+    @property
+    def _store(self) -> Storage:
+        assert self.bot.storage is not None
+        return self.bot.storage
+
+    # A mixin of the Admin GroupCog: mypy can't see the cog the command ends up in.
+    @app_commands.command(name="threads", description="Open a thread for each /video idea (its takes and actions)")  # type: ignore[type-var]
     @app_commands.describe(mode="on: each /video in a text channel opens a thread; off: clips stay in the channel")
     @app_commands.choices(mode=[app_commands.Choice(name="on", value="on"), app_commands.Choice(name="off", value="off")])
     async def threads(self, interaction: discord.Interaction, mode: str) -> None:
@@ -41,7 +46,7 @@ class IdeaCommands:
                 text += " I don't have them in this channel yet: until I do, ideas here stay in the channel."
         await interaction.response.send_message(text, ephemeral=True)
 
-    @app_commands.command(name="final", description="The resolution Final renders a picked take at")
+    @app_commands.command(name="final", description="The resolution Final renders a picked take at")  # type: ignore[type-var]
     @app_commands.describe(resolution="Final resolution (default 1080p)")
     @app_commands.choices(resolution=[app_commands.Choice(name=r, value=r) for r in FINAL_RESOLUTIONS])
     async def final(self, interaction: discord.Interaction, resolution: str) -> None:

@@ -83,7 +83,9 @@ def clip_text(number: int, clip: BoardClip, base: Job, picked: bool) -> str:
     return _render.shorten(line, CLIP_TEXT)
 
 
-class VoteButton(discord.ui.DynamicItem[discord.ui.Button], template=r"reel:(?P<action>vote|pick|final):(?P<job_id>[0-9]+)"):
+class VoteButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"reel:(?P<action>vote|pick|final):(?P<job_id>[0-9]+)"
+):
     """Vote (toggled), Pick and Final on a board; the Board cog does the work."""
 
     def __init__(self, action: str, job_id: int, *, label: str | None = None,
@@ -95,7 +97,7 @@ class VoteButton(discord.ui.DynamicItem[discord.ui.Button], template=r"reel:(?P<
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> VoteButton:
         return cls(match["action"], int(match["job_id"]))
 
@@ -117,7 +119,7 @@ def board_view(idea: dict[str, Any], clips: list[BoardClip], *, final_ok: bool) 
     view.add_item(discord.ui.TextDisplay(header))
     media = [(n, c) for n, c in enumerate(shown, 1) if c.media_url][:GALLERY_MAX]
     if media:
-        gallery = discord.ui.MediaGallery()
+        gallery: discord.ui.MediaGallery[discord.ui.LayoutView] = discord.ui.MediaGallery()
         for number, clip in media:
             gallery.add_item(media=clip.media_url, description=f"{number}. #{clip.job.id}")  # type: ignore[arg-type]
         view.add_item(gallery)
@@ -222,7 +224,7 @@ class BoardKeeper:
         if old and not repost:
             try:
                 await channel.get_partial_message(old).edit(view=view)
-                return old
+                return int(old)
             except discord.NotFound:
                 pass  # deleted: post a new one
         message = await channel.send(view=view)

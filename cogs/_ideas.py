@@ -10,7 +10,7 @@ the channel and tells the server's owner once.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import discord
 
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 THREAD_NAME_MAX = 100  # Discord's limit on a channel name
-THREAD_ARCHIVE_MINUTES = 1440
+THREAD_ARCHIVE_MINUTES: Literal[1440] = 1440  # a day without messages
 NO_THREAD_PERMISSION = (
     "Threads are on for this server (`/videoadmin threads`), but I can't open them in <#{channel}>: I need the "
     "**Create Public Threads** and **Send Messages in Threads** permissions there. Until then ideas stay in the "

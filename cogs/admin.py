@@ -37,7 +37,7 @@ class Admin(LimitsCommands, RulesCommands, IdeaCommands, commands.GroupCog, grou
         self.bot = bot
         super().__init__()
 
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:  # type: ignore[override]
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
         return require_admin(interaction)
 
     @app_commands.command(name="stats", description="Jobs, users, failures and estimated spend over a period")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -15,7 +16,7 @@ from bot.client import ReelBot
 from bot.domain import Job, JobState, VideoRequest
 from bot.errors import InvalidRequestError
 from cogs._admin_ideas import DEFAULT_FINAL
-from cogs._board import VoteButton
+from cogs._board import BoardKeeper, VoteButton
 from cogs._perms import may_see_job
 from cogs._views import may_manage
 from cogs.errors import report
@@ -30,8 +31,8 @@ class Board(commands.Cog):
         self.bot = bot
 
     @property
-    def keeper(self):  # the Video cog's observer posts clips, so it keeps the boards
-        return self.bot.get_cog("Video").observer.board  # type: ignore[union-attr]
+    def keeper(self) -> BoardKeeper:  # the Video cog's observer posts clips, so it keeps the boards
+        return self.bot.get_cog("Video").observer.board  # type: ignore[union-attr, no-any-return]
 
     @app_commands.command(name="board", description="Post the board of this thread's idea (or a job's) at the bottom")
     @app_commands.guild_only()
@@ -90,7 +91,7 @@ class Board(commands.Cog):
             return
         await interaction.response.edit_message(view=rendered[1])
 
-    async def final(self, interaction: discord.Interaction, job: Job, idea: dict) -> None:
+    async def final(self, interaction: discord.Interaction, job: Job, idea: dict[str, Any]) -> None:
         """Render the picked clip at the server's final resolution: a new job credited 'final of #…'."""
         if idea["picked_job_id"] != job.id or job.state is not JobState.COMPLETED:
             await interaction.response.send_message("Pick this clip first; Final renders the picked one.", ephemeral=True)

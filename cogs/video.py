@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -13,6 +14,7 @@ from bot.domain import Job, JobState, VideoRequest
 from bot.errors import InvalidRequestError, ReelbotError
 from bot.jobs import JobProgress
 from bot.storage import MAX_TAKES
+from bot.text import clean_text
 from cogs import _ideas, _render
 from cogs._delivery import DiscordObserver
 from cogs._limits import CAMERA_MAX, CHOICE, PROMPT_MAX, check_request_text
@@ -55,7 +57,7 @@ def check_image(attachment: discord.Attachment | None, which: str) -> str | None
 
 
 def check_prompt(prompt: str) -> str:
-    prompt = prompt.strip()
+    prompt = clean_text(prompt).strip()
     if not PROMPT_MIN <= len(prompt) <= PROMPT_MAX:
         raise InvalidRequestError(
             "prompt length",
@@ -106,7 +108,7 @@ class Video(commands.Cog):
     ) -> None:
         request = VideoRequest(
             prompt=check_prompt(prompt), aspect_ratio=aspect_ratio, loop=loop, resolution=resolution,
-            duration=duration, model=model or None, camera=(camera or "").strip() or None,
+            duration=duration, model=clean_text(model or "") or None, camera=clean_text(camera or "").strip() or None,
             start_image_url=check_image(start_image, "start image"), end_image_url=check_image(end_image, "end image"),
             enhance=enhance, hdr=hdr,
         )  # fmt: skip
@@ -142,7 +144,7 @@ class Video(commands.Cog):
     ) -> Job:
         runner, storage = self.bot.runner, self.bot.storage
         assert runner is not None and self.bot.quotas is not None and storage is not None
-        where = {
+        where: dict[str, Any] = {
             "guild_id": interaction.guild_id or 0, "channel_id": interaction.channel_id or 0,
             "user_id": interaction.user.id, "request": request,
             "role_ids": tuple(role.id for role in getattr(interaction.user, "roles", ())),
