@@ -19,6 +19,7 @@ from bot import media
 from bot.client import ReelBot
 from bot.domain import Job, JobState
 from cogs import _render
+from cogs._options import JobId
 from cogs._perms import is_server_admin
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,7 @@ class History(commands.Cog):
     @app_commands.command(name="job", description="Show one job's status and result link")
     @app_commands.guild_only()
     @app_commands.describe(id="The job number (shown as job #… under each video)")
-    async def job(self, interaction: discord.Interaction, id: app_commands.Range[int, 1, 2**62]) -> None:
+    async def job(self, interaction: discord.Interaction, id: JobId) -> None:
         job = await self.bot.storage.get_job(id)  # type: ignore[union-attr]
         if job is None or job.guild_id != interaction.guild_id:
             await interaction.response.send_message(f"There is no job #{id} in this server.", ephemeral=True)

@@ -1,0 +1,181 @@
+"""Discord's official OpenAPI 3.1 spec (vendored in bot/specs/) as JSON Schema validators for request bodies.
+
+The spec is discord/discord-api-spec at 74fda0f (MIT, see bot/specs/LICENSE). Its schemas are JSON Schema
+Draft 2020-12; they are validated with `jsonschema` through a `referencing` registry holding the whole
+document, so every `#/components/schemas/…` reference resolves inside it. The document is loaded and
+each validator built once per process.
+
+Where the spec is narrower than what Discord documents and accepts, the difference is listed in
+SPEC_ARTEFACTS with the reason; nothing else is loosened.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError, best_match
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+SPEC_FILE = Path(__file__).with_name("specs") / "discord-openapi.json.gz"
+SPEC_URI = "urn:discord:openapi:v10"
+SPEC_SOURCE = "discord/discord-api-spec@74fda0f (2026-07-18)"
+JSON = "application/json"
+SNOWFLAKE_MAX = 2**64 - 1
+
+
+def _snowflakes_as_integers(schemas: dict[str, Any]) -> None:
+    # The spec types a snowflake as a decimal string (that is how Discord *answers*, to spare JavaScript
+    # clients from 64-bit integers), but Discord accepts a JSON integer in requests and discord.py sends
+    # ids that way (allowed_mentions.users, attachments[].id = the upload's index, ...). Still an
+    # unsigned 64-bit value: a negative, fractional or oversized id fails.
+    schemas["SnowflakeType"] = {
+        "anyOf": [schemas["SnowflakeType"], {"type": "integer", "minimum": 0, "maximum": SNOWFLAKE_MAX}]
+    }
+
+
+def _guild_media_channel_type(schemas: dict[str, Any]) -> None:
+    # GUILD_MEDIA (16) is a documented channel type (resources/channel.mdx) and discord.py lists it in a
+    # channel option's channel_types for any guild channel; the spec's ChannelTypes enum predates it.
+    schemas["ChannelTypes"]["oneOf"].append({"title": "GUILD_MEDIA", "const": 16})
+
+
+# (what, patch) — each a place where the spec is stricter than Discord's documented, accepted behaviour.
+SPEC_ARTEFACTS: tuple[tuple[str, Callable[[dict[str, Any]], None]], ...] = (
+    ("snowflakes sent as JSON integers", _snowflakes_as_integers),
+    ("channel type 16 (GUILD_MEDIA)", _guild_media_channel_type),
+)
+
+
+@functools.cache
+def load_spec() -> dict[str, Any]:
+    """The spec document with SPEC_ARTEFACTS applied (read once per process)."""
+    spec = json.loads(gzip.decompress(SPEC_FILE.read_bytes()))
+    for _, patch in SPEC_ARTEFACTS:
+        patch(spec["components"]["schemas"])
+    return spec
+
+
+@functools.cache
+def _registry() -> Registry:
+    return Registry().with_resource(SPEC_URI, Resource(load_spec(), DRAFT202012))
+
+
+@functools.cache
+def validator(pointer: str) -> Draft202012Validator:
+    """A validator for the schema at JSON pointer `pointer` (e.g. '/components/schemas/RichEmbed')."""
+    return Draft202012Validator({"$ref": f"{SPEC_URI}#{pointer}"}, registry=_registry())
+
+
+def _escape(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+@dataclass(frozen=True)
+class SchemaViolation:
+    field: str  # where in the body, e.g. "[4].options[0].channel_types[6]" ("" for the body itself)
+    rule: str  # the JSON Schema keyword that failed, e.g. "maxLength"
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field or '(body)'}: {self.message} [schema: {self.rule}]"
+
+
+def field_name(path: Any) -> str:
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path).lstrip(".")
+
+
+def _innermost(error: ValidationError) -> ValidationError:
+    # For anyOf/oneOf the useful message is the deepest failure of the branch that came closest.
+    return best_match([error]) or error
+
+
+def schema_violations(pointer: str, instance: Any) -> list[SchemaViolation]:
+    """Every way `instance` breaks the schema at `pointer`, each named by field and keyword."""
+    found = []
+    for error in validator(pointer).iter_errors(instance):
+        inner = _innermost(error)
+        message = inner.message if len(inner.message) <= 300 else inner.message[:297] + "..."
+        found.append(SchemaViolation(field_name(inner.absolute_path), str(inner.validator), message))
+    return found
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_violations(pointer: str, canonical: str) -> tuple[SchemaViolation, ...]:
+    return tuple(schema_violations(pointer, json.loads(canonical)))
+
+
+def schema_violations_cached(pointer: str, instance: Any) -> tuple[SchemaViolation, ...]:
+    """schema_violations, memoised on the body's canonical JSON: the same body gets the same answer, and bots
+    send the same bodies many times (the command tree on every start, identical status edits)."""
+    return _cached_violations(pointer, json.dumps(instance, sort_keys=True, separators=(",", ":")))
+
+
+# --- operations ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str  # the spec's template, e.g. "/channels/{channel_id}/messages"
+    operation_id: str
+    body_pointers: dict[str, str]  # content type → pointer to the request body schema
+    query: frozenset[str]  # documented query parameter names
+
+    def body_pointer(self, content_type: str = JSON) -> str | None:
+        return self.body_pointers.get(content_type) or self.body_pointers.get(JSON)
+
+
+def _operations_of(spec: dict[str, Any]) -> Iterator[tuple[tuple[str, ...], Operation]]:
+    for path, item in spec["paths"].items():
+        shared = item.get("parameters", [])
+        for method, op in item.items():
+            if method == "parameters" or not isinstance(op, dict):
+                continue
+            content = (op.get("requestBody") or {}).get("content", {})
+            base = f"/paths/{_escape(path)}/{method}/requestBody/content"
+            pointers = {kind: f"{base}/{_escape(kind)}/schema" for kind in content}
+            query = frozenset(p["name"] for p in (*shared, *op.get("parameters", [])) if p.get("in") == "query")
+            yield tuple(path.strip("/").split("/")), Operation(method.upper(), path, op["operationId"], pointers, query)
+
+
+@functools.cache
+def _operations() -> tuple[tuple[tuple[str, ...], Operation], ...]:
+    return tuple(_operations_of(load_spec()))
+
+
+@functools.lru_cache(maxsize=1024)
+def _find(method: str, segments: tuple[str, ...]) -> Operation | None:
+    best: tuple[int, Operation] | None = None
+    for template, operation in _operations():
+        if operation.method != method or len(template) != len(segments):
+            continue
+        literals = 0
+        for part, segment in zip(template, segments, strict=True):
+            if part == segment:
+                literals += 1
+            elif not (part.startswith("{") and part.endswith("}")):
+                break
+        else:
+            # The most literal match wins: ".../messages/@original" over ".../messages/{message_id}".
+            if best is None or literals > best[0]:
+                best = (literals, operation)
+    return best[1] if best else None
+
+
+def find_operation(method: str, path: str) -> Operation | None:
+    """The spec's operation for a concrete request path such as '/channels/123/messages' (no /api/v10)."""
+    return _find(method.upper(), tuple(path.split("?", 1)[0].strip("/").split("/")))
+
+
+def bulk_overwrite_pointer(guild: bool) -> str:
+    """The request schema of PUT …/commands (bulk overwrite): what `CommandTree.sync` sends."""
+    path = "/applications/{application_id}" + ("/guilds/{guild_id}" if guild else "") + "/commands"
+    return f"/paths/{_escape(path)}/put/requestBody/content/{_escape(JSON)}/schema"
