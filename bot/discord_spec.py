@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError, best_match
+from jsonschema.exceptions import ValidationError, relevance
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
@@ -92,9 +92,29 @@ def field_name(path: Any) -> str:
     return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path).lstrip(".")
 
 
+def _wrong_kind(errors: list[ValidationError]) -> bool:
+    # A union branch for another kind of object: its `type` discriminator (enum/const) did not match.
+    return any(list(e.path) == ["type"] and e.validator in ("enum", "const") for e in errors)
+
+
+def _mere_mismatch(errors: list[ValidationError]) -> bool:
+    # A branch that failed only because the value is another constant or JSON type (`null` in a nullable
+    # union, one constant of an enum-like oneOf): nothing inside it to point at.
+    return all(not e.path and e.validator in ("const", "enum", "type") for e in errors)
+
+
 def _innermost(error: ValidationError) -> ValidationError:
-    # For anyOf/oneOf the useful message is the deepest failure of the branch that came closest.
-    return best_match([error]) or error
+    """For anyOf/oneOf the useful failure is inside the branch meant for this kind of object (the one whose
+    `type` matched), else the most relevant one."""
+    while error.context:
+        branches: dict[Any, list[ValidationError]] = {}
+        for inner in error.context:
+            branches.setdefault(inner.relative_schema_path[0], []).append(inner)
+        fitting = [errors for errors in branches.values() if not _wrong_kind(errors) and not _mere_mismatch(errors)]
+        if not fitting:  # every branch just named another value or type: the union's own message says it best
+            return error
+        error = max((e for errors in fitting for e in errors), key=relevance)
+    return error
 
 
 def schema_violations(pointer: str, instance: Any) -> list[SchemaViolation]:
