@@ -136,43 +136,63 @@ def _cached_violations(pointer: str, canonical: str) -> tuple[SchemaViolation, .
     return tuple(schema_violations(pointer, json.loads(canonical)))
 
 
-PLAIN_OBJECT_KEYWORDS = frozenset({"type", "properties", "required", "title", "description"})
+ANNOTATIONS = frozenset({"title", "description", "format"})
 
 
 @functools.cache
-def _plain_object(pointer: str) -> tuple[str, frozenset[str], frozenset[str]] | None:
-    """(pointer, property names, required names) when the schema at `pointer` (through one $ref) is an
-    object schema of `properties` and `required` only: validating it equals validating each property."""
+def _shape(pointer: str) -> tuple[str, str, Any, Any] | None:
+    """How the schema at `pointer` (through one $ref) splits into parts that validate alone with the same
+    result: ("object", target, property names, required names) for an object of `properties`/`required`
+    only, ("array", target, minItems, maxItems) for an array of `items` and its bounds only; else None."""
     schema: Any = load_spec()
     for token in pointer.strip("/").split("/"):
         schema = schema[token.replace("~1", "/").replace("~0", "~")]
     if set(schema) == {"$ref"} and schema["$ref"].startswith("#/"):
-        pointer = schema["$ref"][1:]
-        return _plain_object(pointer)
-    if not set(schema) <= PLAIN_OBJECT_KEYWORDS or schema.get("type") != "object" or "properties" not in schema:
-        return None
-    return pointer, frozenset(schema["properties"]), frozenset(schema.get("required", ()))
+        return _shape(schema["$ref"][1:])
+    kinds = schema.get("type")
+    kinds = set(kinds) if isinstance(kinds, list) else {kinds}
+    keys = set(schema) - ANNOTATIONS
+    if "object" in kinds and "properties" in keys and keys <= {"type", "properties", "required"}:
+        return "object", pointer, frozenset(schema["properties"]), frozenset(schema.get("required", ()))
+    if "array" in kinds and "items" in keys and keys <= {"type", "items", "minItems", "maxItems"}:
+        return "array", pointer, schema.get("minItems"), schema.get("maxItems")
+    return None
 
 
 def _canonical(instance: Any) -> str:
     return json.dumps(instance, sort_keys=True, separators=(",", ":"))
 
 
+def _join(prefix: str, v: SchemaViolation) -> SchemaViolation:
+    joiner = "." if prefix and v.field and not v.field.startswith("[") else ""
+    return SchemaViolation(f"{prefix}{joiner}{v.field}", v.rule, v.message)
+
+
 def schema_violations_cached(pointer: str, instance: Any) -> tuple[SchemaViolation, ...]:
-    """schema_violations, memoised on canonical JSON: the same value gets the same answer. A plain object
-    body is checked property by property (the same result), so a status edit whose embed changed still
-    reuses the answer for its unchanged buttons and mentions: bots send near-identical bodies many times."""
-    plain = _plain_object(pointer)
-    if plain is None or not isinstance(instance, dict):
-        return _cached_violations(pointer, _canonical(instance))
-    target, properties, required = plain
-    missing = sorted(required - set(instance))
-    found = [SchemaViolation("", "required", f"{name!r} is a required property") for name in missing]
-    for name in sorted(set(instance) & properties):
-        for v in _cached_violations(f"{target}/properties/{_escape(name)}", _canonical(instance[name])):
-            joiner = "." if v.field and not v.field.startswith("[") else ""
-            found.append(SchemaViolation(f"{name}{joiner}{v.field}", v.rule, v.message))
-    return tuple(found)
+    """schema_violations, memoised on canonical JSON: the same value gets the same answer. Plain objects
+    and arrays are split into their properties and items (the same result, keyword for keyword), so a
+    status edit whose progress text changed reuses the answers for its unchanged fields and buttons:
+    bots send near-identical bodies many times."""
+    shape = _shape(pointer)
+    if shape is not None and shape[0] == "object" and isinstance(instance, dict):
+        _, target, properties, required = shape
+        missing = sorted(required - set(instance))
+        found = [SchemaViolation("", "required", f"{name!r} is a required property") for name in missing]
+        for name in sorted(set(instance) & properties):
+            inner = schema_violations_cached(f"{target}/properties/{_escape(name)}", instance[name])
+            found += (_join(name, v) for v in inner)
+        return tuple(found)
+    if shape is not None and shape[0] == "array" and isinstance(instance, list):
+        _, target, low, high = shape
+        found = []
+        if high is not None and len(instance) > high:
+            found.append(SchemaViolation("", "maxItems", f"length {len(instance)}; at most {high}"))
+        if low is not None and len(instance) < low:
+            found.append(SchemaViolation("", "minItems", f"length {len(instance)}; at least {low}"))
+        for index, item in enumerate(instance):
+            found += (_join(f"[{index}]", v) for v in schema_violations_cached(f"{target}/items", item))
+        return tuple(found)
+    return _cached_violations(pointer, _canonical(instance))
 
 
 # --- operations ------------------------------------------------------------------------------------------

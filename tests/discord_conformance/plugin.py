@@ -5,6 +5,7 @@ workers). Loaded from tests/conftest.py, so it covers every test that runs a bot
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 
 import pytest
@@ -13,6 +14,7 @@ from bot.discord_spec import find_operation, load_spec
 from tests.discord_conformance import recorder, rules
 
 COUNT_KEY = "discord_conformance_validated"
+SECONDS_KEY = "discord_conformance_seconds"
 OPERATIONS_KEY = "discord_conformance_operations"
 
 
@@ -23,6 +25,7 @@ class ConformanceError(AssertionError):
 class Conformance:
     def __init__(self) -> None:
         self.validated = 0
+        self.seconds = 0.0  # spent validating, reported so the checker's cost stays visible
         self.operations: Counter[str] = Counter()
         self.recorded: list[recorder.Request] = []  # requests of the running test, not yet validated
         self.pending: list[str] = []  # violations not yet reported to a test
@@ -47,8 +50,10 @@ class Conformance:
 
     def raise_pending(self, phase: str) -> None:
         recorded, self.recorded = self.recorded, []
+        started = time.perf_counter()
         for request in recorded:
             self._validate(request)
+        self.seconds += time.perf_counter() - started
         if self.pending:
             found, self.pending = self.pending, []
             lines = "\n  ".join(found)
@@ -89,12 +94,14 @@ class Conformance:
         workeroutput = getattr(session.config, "workeroutput", None)
         if workeroutput is not None:  # an xdist worker: hand the figures to the controller
             workeroutput[COUNT_KEY] = self.validated
+            workeroutput[SECONDS_KEY] = self.seconds
             workeroutput[OPERATIONS_KEY] = dict(self.operations)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node, error) -> None:
         output = getattr(node, "workeroutput", {})
         self.validated += output.get(COUNT_KEY, 0)
+        self.seconds += output.get(SECONDS_KEY, 0.0)
         self.operations.update(output.get(OPERATIONS_KEY, {}))
 
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config) -> None:
@@ -103,8 +110,8 @@ class Conformance:
         top = ", ".join(f"{name} {count}" for name, count in self.operations.most_common())
         terminalreporter.write_sep("-", "Discord conformance")
         terminalreporter.write_line(
-            f"{self.validated} REST requests validated against Discord's OpenAPI spec and documented limits"
-            + (f" ({top})" if top else "")
+            f"{self.validated} REST requests validated against Discord's OpenAPI spec and documented limits "
+            f"in {self.seconds:.1f} s" + (f" ({top})" if top else "")
         )
 
 
