@@ -144,9 +144,7 @@ def _shape(pointer: str) -> tuple[str, str, Any, Any] | None:
     """How the schema at `pointer` (through one $ref) splits into parts that validate alone with the same
     result: ("object", target, property names, required names) for an object of `properties`/`required`
     only, ("array", target, minItems, maxItems) for an array of `items` and its bounds only; else None."""
-    schema: Any = load_spec()
-    for token in pointer.strip("/").split("/"):
-        schema = schema[token.replace("~1", "/").replace("~0", "~")]
+    schema = _at(pointer)
     if set(schema) == {"$ref"} and schema["$ref"].startswith("#/"):
         return _shape(schema["$ref"][1:])
     kinds = schema.get("type")
@@ -156,7 +154,55 @@ def _shape(pointer: str) -> tuple[str, str, Any, Any] | None:
         return "object", pointer, frozenset(schema["properties"]), frozenset(schema.get("required", ()))
     if "array" in kinds and "items" in keys and keys <= {"type", "items", "minItems", "maxItems"}:
         return "array", pointer, schema.get("minItems"), schema.get("maxItems")
+    union = next((k for k in ("oneOf", "anyOf") if k in keys), None)
+    if union is not None and keys <= {union, "x-discord-union"}:
+        branches = tuple(f"{pointer}/{union}/{i}" for i in range(len(schema[union])))
+        return "union", pointer, branches, tuple(_discriminator(b) for b in branches)
     return None
+
+
+def _at(pointer: str) -> Any:
+    node: Any = load_spec()
+    for token in pointer.strip("/").split("/"):
+        key = token.replace("~1", "/").replace("~0", "~")
+        node = node[int(key)] if isinstance(node, list) else node[key]
+    return node
+
+
+def _resolve(pointer: str) -> Any:
+    schema = _at(pointer)
+    while isinstance(schema, dict) and set(schema) == {"$ref"}:
+        schema = _at(schema["$ref"][1:])
+    return schema
+
+
+def _discriminator(pointer: str) -> frozenset[Any] | None:
+    """The values of `type` a union branch admits (an object whose `type` has enum/const); {None} for a
+    `null` branch; None when the branch says nothing about it."""
+    schema = _resolve(pointer)
+    if schema.get("type") == "null":
+        return frozenset({None})
+    kind = (schema.get("properties") or {}).get("type") or {}
+    if "enum" in kind:
+        return frozenset(kind["enum"])
+    return frozenset({kind["const"]}) if "const" in kind else None
+
+
+def _only_branch(branches: tuple[str, ...], kinds: tuple[Any, ...], instance: Any) -> str | None:
+    """The one branch that can match `instance` when every other one is ruled out for sure: a `null` branch
+    for a non-null value, or a branch whose `type` discriminator does not admit the value's `type`."""
+    key = instance.get("type", _MISSING) if isinstance(instance, dict) else _MISSING
+    possible = []
+    for branch, kind in zip(branches, kinds, strict=True):
+        if kind == frozenset({None}):
+            if instance is None:
+                possible.append(branch)
+        elif kind is None or key is _MISSING or key in kind:
+            possible.append(branch)
+    return possible[0] if len(possible) == 1 else None
+
+
+_MISSING = object()
 
 
 def _canonical(instance: Any) -> str:
@@ -170,9 +216,10 @@ def _join(prefix: str, v: SchemaViolation) -> SchemaViolation:
 
 def schema_violations_cached(pointer: str, instance: Any) -> tuple[SchemaViolation, ...]:
     """schema_violations, memoised on canonical JSON: the same value gets the same answer. Plain objects
-    and arrays are split into their properties and items (the same result, keyword for keyword), so a
-    status edit whose progress text changed reuses the answers for its unchanged fields and buttons:
-    bots send near-identical bodies many times."""
+    and arrays are split into their properties and items, and a union into the one branch that can
+    match (by `null` or the `type` discriminator): the same verdict, keyword for keyword, naming each
+    failing field. A status edit whose progress text changed so reuses the answers for its unchanged
+    fields and buttons: bots send near-identical bodies many times."""
     shape = _shape(pointer)
     if shape is not None and shape[0] == "object" and isinstance(instance, dict):
         _, target, properties, required = shape
@@ -192,6 +239,10 @@ def schema_violations_cached(pointer: str, instance: Any) -> tuple[SchemaViolati
         for index, item in enumerate(instance):
             found += (_join(f"[{index}]", v) for v in schema_violations_cached(f"{target}/items", item))
         return tuple(found)
+    if shape is not None and shape[0] == "union":
+        only = _only_branch(shape[2], shape[3], instance)
+        if only is not None:  # every other branch fails for sure, so the union means this branch
+            return schema_violations_cached(only, instance)
     return _cached_violations(pointer, _canonical(instance))
 
 
