@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError, relevance
-from referencing import Registry, Resource
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+from jsonschema.exceptions import ValidationError, relevance  # type: ignore[import-untyped]
+from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 SPEC_FILE = Path(__file__).with_name("specs") / "discord-openapi.json.gz"
@@ -65,7 +65,7 @@ def load_spec() -> dict[str, Any]:
 
 @functools.cache
 def _registry() -> Registry:
-    return Registry().with_resource(SPEC_URI, Resource(load_spec(), DRAFT202012))
+    return Registry().with_resource(SPEC_URI, DRAFT202012.create_resource(load_spec()))
 
 
 @functools.cache
