@@ -156,13 +156,24 @@ class ReelBot(commands.Bot):
         gauges.runner_alive.set(1 if runner is not None and runner.alive else 0)
         gauges.gateway_connected.set(1 if self.gateway_connected and not self.is_closed() else 0)
 
-    async def sync_commands(self) -> None:
-        if self.settings.dev_guild_id:
-            guild = discord.Object(id=self.settings.dev_guild_id)
+    async def sync_commands(self) -> bool:
+        """Send the command tree to Discord. A refused sync (say 400 Invalid Form Body, 50035, or 403 without
+        the applications.commands scope) is logged as an ERROR and the bot keeps running: Discord goes on
+        serving the commands it already has, and every other part of the bot is fine. True when synced."""
+        guild = discord.Object(id=self.settings.dev_guild_id) if self.settings.dev_guild_id else None
+        if guild is not None:
             self.tree.copy_global_to(guild=guild)
+        try:
             await self.tree.sync(guild=guild)
-        else:
-            await self.tree.sync()
+        except discord.HTTPException as error:
+            where = f"to server {guild.id}" if guild is not None else "globally"
+            reason = str(error) if not error.text or error.text in str(error) else f"{error} ({error.text})"
+            log.error(
+                "slash-command sync %s was refused by Discord: %s. The bot keeps running with the commands Discord "
+                "already has; `python -m bot check` shows what Discord would reject.", where, reason,
+            )  # fmt: skip
+            return False
+        return True
 
     async def on_ready(self) -> None:
         # on_ready fires again after reconnects; unfinished jobs are resumed once per process.
@@ -203,3 +214,24 @@ def create_bot(env: Mapping[str, str]) -> ReelBot:
     With SHARD_COUNT it is a ShardedReelBot (a commands.AutoShardedBot), else a plain commands.Bot."""
     settings = load_settings(env)
     return ShardedReelBot(settings) if settings.sharded else ReelBot(settings)
+
+
+async def command_payloads(env: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The slash commands exactly as setup_hook would sync them (the body of the bulk overwrite), built
+    offline: the cogs are loaded into an unstarted bot, nothing is opened or sent."""
+    discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False  # it never joins voice
+    bot = create_bot(env)
+    try:
+        for extension in EXTENSIONS:
+            await bot.load_extension(extension)
+        guild = discord.Object(id=bot.settings.dev_guild_id) if bot.settings.dev_guild_id else None
+        if guild is not None:
+            bot.tree.copy_global_to(guild=guild)
+        tree, translator = bot.tree, bot.tree.translator
+        commands_ = tree.get_commands(guild=guild)
+        if translator is not None:
+            return [await command.get_translated_payload(tree, translator) for command in commands_]
+        return [command.to_dict(tree) for command in commands_]
+    finally:
+        await bot.close()
+

@@ -17,6 +17,7 @@ from bot.domain import Job, JobState, VideoRequest
 from bot.errors import InvalidRequestError
 from cogs._admin_ideas import DEFAULT_FINAL
 from cogs._board import BoardKeeper, VoteButton
+from cogs._options import JobId
 from cogs._perms import may_see_job
 from cogs._views import may_manage
 from cogs.errors import report
@@ -37,7 +38,7 @@ class Board(commands.Cog):
     @app_commands.command(name="board", description="Post the board of this thread's idea (or a job's) at the bottom")
     @app_commands.guild_only()
     @app_commands.describe(job="A job of the idea (default: the idea this thread was opened for)")
-    async def board(self, interaction: discord.Interaction, job: app_commands.Range[int, 1, 2**62] | None = None) -> None:
+    async def board(self, interaction: discord.Interaction, job: JobId | None = None) -> None:
         storage = self.bot.storage
         assert storage is not None
         idea_id = None

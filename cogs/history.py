@@ -22,6 +22,7 @@ from bot.domain import Job, JobState, ProviderState
 from bot.errors import MediaError, ProviderError
 from cogs import _render
 from cogs._limits import fit_embed
+from cogs._options import JobId
 from cogs._perms import is_server_admin, may_see_job
 
 log = logging.getLogger(__name__)
@@ -128,7 +129,7 @@ class History(commands.Cog):
     @app_commands.command(name="job", description="Show one job's status and result link")
     @app_commands.guild_only()
     @app_commands.describe(id="The job number (shown as job #… under each video)")
-    async def job(self, interaction: discord.Interaction, id: app_commands.Range[int, 1, 2**62]) -> None:
+    async def job(self, interaction: discord.Interaction, id: JobId) -> None:
         job = await self.bot.storage.get_job(id)  # type: ignore[union-attr]
         if job is None or not may_see_job(interaction, job):  # the same answer either way: ids reveal nothing
             await interaction.response.send_message(f"There is no job #{id} in this server.", ephemeral=True)
