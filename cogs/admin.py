@@ -84,9 +84,12 @@ class Admin(LimitsCommands, RulesCommands, IdeaCommands, commands.GroupCog, grou
         if video is not None:
             observer = video.observer  # type: ignore[attr-defined]
             text = f"Cancelled by a server admin ({interaction.user.mention}). The quota was refunded."
-            embed = _render.ended_embed(cancelled, text, observer.provider_name(cancelled))
-            await observer.edit_status(cancelled, embed=embed, view=None)
             observer.forget(job)
+            if cancelled.take is not None:  # one line of the takes' shared status, not all of it
+                await observer.take_ended(cancelled, f"🚫 {text}")
+            else:
+                embed = _render.ended_embed(cancelled, text, observer.provider_name(cancelled))
+                await observer.edit_status(cancelled, embed=embed, view=None)
         await interaction.followup.send(f"Job #{job} of <@{found.user_id}> cancelled and refunded.", ephemeral=True)
 
     @app_commands.command(name="forget", description="Delete a member's video history and refusals in this server")

@@ -108,3 +108,18 @@ async def test_cancel_on_the_shared_status_cancels_every_take(simcord_env, world
     await simcord_env.advance_time(60)
     assert not results(channel)
     assert await simcord_env.bot.storage.usage(guild.id, alice.id, simcord_env.now().date().isoformat()) == (0, 0)
+
+
+@pytest.mark.bot_env(QUOTA_DAILY="10")
+async def test_admin_cancel_of_one_take_changes_only_its_line(simcord_env, world, admin, fake_luma):
+    """/videoadmin cancel of take 2 marks that take cancelled in the shared status; the others go on."""
+    fake_luma.polls_to_complete = None
+    _, channel, alice, _ = world
+    result = await alice.slash(channel, "video", prompt=PROMPT, takes=3)
+    await simcord_env.advance_time(10)
+    await admin.slash(channel, "videoadmin cancel", job=2)
+    await simcord_env.advance_time(6)
+    lines = result.response.embeds[0].description.splitlines()
+    assert "take 2 of 3" in lines[1] and "Cancelled by a server admin" in lines[1]
+    assert "cancelled" not in lines[0].lower() and "cancelled" not in lines[2].lower()
+    assert [c["label"] for row in result.response.components for c in row["components"]] == ["Cancel"]
