@@ -25,7 +25,7 @@ from bot import generation, media, metrics
 from bot.clock import Clock
 from bot.delivery import fetch_clip, video_location
 from bot.domain import Job, JobState, ProviderState, ProviderStatus, VideoRequest
-from bot.errors import JobTimeoutError, ProviderError, ReelbotError
+from bot.errors import GenerationFailedError, JobTimeoutError, ProviderError, ReelbotError
 from bot.generation import FALLBACK_ERRORS, fit_request
 from bot.job_queue import JobQueue
 from bot.observer import JobObserver, JobProgress, running_progress
@@ -330,11 +330,21 @@ class JobRunner:
         if not moved:
             return
         _count(JobState.FAILED, job.provider)
+        await self._stop_at_provider(job, error)
         if error.refund:
             await self.storage.refund(job.id)
         level = logging.ERROR if error.code in ("provider_auth", "provider_credits") else logging.WARNING
         log.log(level, "job %s failed: %s", job.id, error, extra={"job_id": job.id, "provider": job.provider})
         await self.observer.job_ended(await self._fresh(job), error)
+
+    async def _stop_at_provider(self, job: Job, error: ReelbotError) -> None:
+        """A job that failed after its provider accepted it (a bug, an unreadable answer, the timeout): stop the
+        generation there, so nothing keeps running (and billing) for a job that is over."""
+        provider = self.providers.get(job.provider or "")
+        ended_there = isinstance(error, GenerationFailedError)  # the provider itself reported the failure
+        if provider is None or ended_there or job.state not in (JobState.SUBMITTING, JobState.RUNNING):
+            return
+        await generation.cancel_quietly(provider, job.provider_job_id, f"job {job.id}")
 
     async def abandon(self, job_id: int, reason: str) -> None:
         """Fail and refund a job that never got going (its status message could not be posted)."""
