@@ -23,6 +23,7 @@ import aiohttp
 
 from bot import generation, media, metrics
 from bot.clock import Clock
+from bot.db_retry import RetryingWrites, is_database_error
 from bot.delivery import fetch_clip, video_location
 from bot.domain import Job, JobState, ProviderState, ProviderStatus, VideoRequest
 from bot.errors import GenerationFailedError, JobTimeoutError, ProviderError, ReelbotError
@@ -59,6 +60,7 @@ class JobRunner:
         if not providers:
             raise ValueError("at least one provider is needed")
         self.storage = storage
+        self._db = RetryingWrites(storage, clock)  # the job's writes, retried when the database hiccups
         self.quotas = quotas
         self.providers = {p.name: p for p in providers}
         self.provider_order = [p.name for p in providers]
@@ -164,7 +166,7 @@ class JobRunner:
             ))  # fmt: skip
         elif job.state in (JobState.SUBMITTING, JobState.RUNNING):
             if job.state is JobState.SUBMITTING:
-                await self.storage.transition(job.id, (JobState.SUBMITTING,), JobState.RUNNING, held_by=self.queue.held_by)
+                await self._db.transition(job.id, (JobState.SUBMITTING,), JobState.RUNNING, held_by=self.queue.held_by)
             self._start_task(job, in_flight=True)
         elif job.state is JobState.DELIVERING:
             self._start_task(job, in_flight=False)
@@ -246,7 +248,7 @@ class JobRunner:
 
         async def attempt(provider: VideoProvider) -> None:
             nonlocal job
-            if not await self.storage.transition(
+            if not await self._db.transition(
                 job.id, (JobState.QUEUED, JobState.SUBMITTING), JobState.SUBMITTING,
                 provider=provider.name, started_at=self.clock.now(), held_by=self.queue.held_by,
             ):  # fmt: skip
@@ -260,11 +262,11 @@ class JobRunner:
                         extra={"job_id": job.id, "provider": provider.name})  # fmt: skip
 
         provider, status = await generation.start_with_fallback(self._ordered, job.request, attempt=attempt, skipped=skipped)
-        await self.storage.update_job(job.id, provider_job_id=status.provider_job_id, video_url=video_location(status))
+        await self._db.update_job(job.id, provider_job_id=status.provider_job_id, video_url=video_location(status))
         if status.state is ProviderState.FAILED:
             raise generation.failure(status)
         target = JobState.DELIVERING if status.state is ProviderState.COMPLETED else JobState.RUNNING
-        if not await self.storage.transition(job.id, (JobState.SUBMITTING,), target, held_by=self.queue.held_by):
+        if not await self._db.transition(job.id, (JobState.SUBMITTING,), target, held_by=self.queue.held_by):
             # Cancelled while the create request was on the wire: stop what the provider just accepted.
             await generation.cancel_quietly(provider, status.provider_job_id, f"job {job.id}")
             raise asyncio.CancelledError
@@ -277,7 +279,11 @@ class JobRunner:
         provider = self.providers.get(job.provider or "")
         if provider is None or not job.provider_job_id:
             raise ProviderError(f"job {job.id} has no usable provider record")
-        durations = await self.storage.recent_durations(provider.name, job.request.model)
+        try:
+            durations = await self.storage.recent_durations(provider.name, job.request.model)
+        except Exception:  # only the ETA needs it
+            log.warning("recent durations unavailable for job %s", job.id, exc_info=True)
+            durations = []
         typical = statistics.median(durations) if durations else None
 
         async def changed(status: ProviderStatus) -> None:
@@ -291,8 +297,8 @@ class JobRunner:
         )  # fmt: skip
 
     async def _enter_delivery(self, job: Job, status: ProviderStatus) -> Job:
-        await self.storage.update_job(job.id, video_url=video_location(status))
-        if not await self.storage.transition(job.id, (JobState.RUNNING,), JobState.DELIVERING, held_by=self.queue.held_by):
+        await self._db.update_job(job.id, video_url=video_location(status))
+        if not await self._db.transition(job.id, (JobState.RUNNING,), JobState.DELIVERING, held_by=self.queue.held_by):
             raise asyncio.CancelledError
         _count(JobState.DELIVERING, job.provider)
         return await self._fresh(job)
@@ -314,25 +320,25 @@ class JobRunner:
             await media.remove_quietly(clip.temp)
 
     async def _complete(self, job: Job, message_id: int) -> None:
-        await self.storage.transition(
-            job.id, (JobState.DELIVERING,), JobState.COMPLETED,
+        await self._db.transition(
+            job.id, (JobState.DELIVERING,), JobState.COMPLETED, attempts=None,
             result_message_id=message_id, finished_at=self.clock.now(), held_by=self.queue.held_by,
         )  # fmt: skip
         _count(JobState.COMPLETED, job.provider)
         log.info("job %s delivered", job.id, extra={"job_id": job.id, "user_id": job.user_id})
 
     async def _fail(self, job: Job, error: ReelbotError) -> None:
-        moved = await self.storage.transition(
+        moved = await self._db.transition(
             job.id, (JobState.QUEUED, JobState.SUBMITTING, JobState.RUNNING, JobState.DELIVERING),
             JobState.FAILED, failure_reason=error.public_message[:500], finished_at=self.clock.now(),
-            held_by=self.queue.held_by,
+            held_by=self.queue.held_by, attempts=None,  # a job always ends: never a dead task holding a slot
         )  # fmt: skip
         if not moved:
             return
         _count(JobState.FAILED, job.provider)
         await self._stop_at_provider(job, error)
         if error.refund:
-            await self.storage.refund(job.id)
+            await self._db.refund(job.id, attempts=None)
         level = logging.ERROR if error.code in ("provider_auth", "provider_credits") else logging.WARNING
         log.log(level, "job %s failed: %s", job.id, error, extra={"job_id": job.id, "provider": job.provider})
         await self.observer.job_ended(await self._fresh(job), error)
@@ -348,10 +354,10 @@ class JobRunner:
 
     async def abandon(self, job_id: int, reason: str) -> None:
         """Fail and refund a job that never got going (its status message could not be posted)."""
-        if await self.storage.transition(job_id, (JobState.QUEUED,), JobState.FAILED,
+        if await self._db.transition(job_id, (JobState.QUEUED,), JobState.FAILED,
                                          failure_reason=reason, finished_at=self.clock.now()):  # fmt: skip
             _count(JobState.FAILED, None)
-            await self.storage.refund(job_id)
+            await self._db.refund(job_id)
 
     async def cancel(self, job_id: int) -> Job | None:
         """Cancel a job that has not been delivered; refunds. Returns the cancelled job, or None if too late."""
@@ -360,7 +366,7 @@ class JobRunner:
             return None
         self._cancelling.add(job_id)
         try:
-            if not await self.storage.transition(
+            if not await self._db.transition(
                 job_id, (JobState.QUEUED, JobState.SUBMITTING, JobState.RUNNING), JobState.CANCELLED,
                 finished_at=self.clock.now(),
             ):  # fmt: skip
@@ -378,7 +384,7 @@ class JobRunner:
             provider = self.providers.get(job.provider or "")
             if provider is not None and job.provider_job_id:
                 await generation.cancel_quietly(provider, job.provider_job_id, f"job {job_id}")
-            await self.storage.refund(job_id)
+            await self._db.refund(job_id)
             cancelled = await self.storage.get_job(job_id)
             await self._announce_positions()
             return cancelled
@@ -408,7 +414,13 @@ class JobRunner:
         self._wake.set()
 
     async def _fresh(self, job: Job) -> Job:
-        return await self.storage.get_job(job.id) or job
+        try:
+            return await self.storage.get_job(job.id) or job
+        except Exception as error:
+            if not is_database_error(error):
+                raise
+            log.warning("could not re-read job %s: %s", job.id, error)
+            return job
 
     async def _notify(self, job: Job, progress: JobProgress) -> None:
         try:
