@@ -26,7 +26,7 @@ from bot.clock import Clock
 from bot.db_retry import RetryingWrites, is_database_error
 from bot.delivery import fetch_clip, video_location
 from bot.domain import Job, JobState, ProviderState, ProviderStatus, VideoRequest
-from bot.errors import GenerationFailedError, JobTimeoutError, ProviderError, ReelbotError
+from bot.errors import GenerationFailedError, JobTimeoutError, ProviderError, ProviderProtocolError, ReelbotError
 from bot.generation import FALLBACK_ERRORS, fit_request
 from bot.job_queue import JobQueue
 from bot.observer import JobObserver, JobProgress, running_progress
@@ -39,6 +39,11 @@ from bot.storage import Storage
 __all__ = ["FALLBACK_ERRORS", "LEASE_S", "JobObserver", "JobProgress", "JobRunner", "fit_request"]
 
 log = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE_S = 5.0  # how long stop() lets create requests on the wire finish (bot.__main__ allows 9 s in all)
+SUBMIT_WINDOW_SLACK_S = 120.0  # clock skew allowed when matching a mid-submit job to the provider's generations
+INTERRUPTED = ("The bot restarted while sending this job and found no video it made, so it was not resubmitted "
+               "(that could charge twice). Your quota was refunded; please try again.")  # fmt: skip
 
 class JobRunner:
     def __init__(
@@ -56,6 +61,7 @@ class JobRunner:
         max_download_bytes: int,
         worker_id: str | None = None,
         lease_s: float = LEASE_S,
+        shutdown_grace_s: float = SHUTDOWN_GRACE_S,
     ) -> None:
         if not providers:
             raise ValueError("at least one provider is needed")
@@ -73,6 +79,9 @@ class JobRunner:
         self.timeout_s = timeout_s
         self.max_download_bytes = max_download_bytes
         self.worker_id = worker_id
+        self.shutdown_grace_s = shutdown_grace_s
+        self._creates: dict[int, asyncio.Event] = {}  # job id → set once its create request has returned
+        self._recovering = asyncio.Lock()  # one mid-submit job matched at a time (they must not share a match)
         self.queue: JobQueue = (
             SharedQueue(storage, clock, worker_id=worker_id, max_active=max_active, lease_s=lease_s)
             if worker_id is not None
@@ -110,8 +119,15 @@ class JobRunner:
         self._wake.set()
 
     async def stop(self) -> None:
-        """Stop taking and running jobs; every job keeps its stored state for the next start."""
+        """Stop taking and running jobs; every job keeps its stored state for the next start. A create request
+        on the wire is let finish (within the shutdown grace) so its generation's id is stored, not lost."""
         self._accepting = False
+        if self._dispatcher is not None:
+            self._dispatcher.cancel()
+        if creates := list(self._creates.values()):
+            log.info("waiting up to %.0fs for %d create request(s) on the wire", self.shutdown_grace_s, len(creates))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*(c.wait() for c in creates)), self.shutdown_grace_s)
         tasks = [t for t in (self._dispatcher, self._heartbeat, *self._tasks.values()) if t is not None]
         for task in tasks:
             task.cancel()
@@ -158,15 +174,13 @@ class JobRunner:
         if job.state is JobState.QUEUED:
             self.queue.add(job, ours=False)
         elif job.state is JobState.SUBMITTING and not job.provider_job_id:
-            # The create request may or may not have reached the provider; resubmitting could charge twice.
-            await self._fail(job, ProviderError(
-                "interrupted during submission",
-                public_message="The bot restarted while sending this job, so it was not resubmitted "
-                "(that could charge twice). Your quota was refunded; please try again.",
-            ))  # fmt: skip
+            # The create may or may not have reached the provider: never resend it (that could charge twice);
+            # the job's task looks for the generation it made (and holds a slot meanwhile, as that may run).
+            self._start_task(job, in_flight=True)
         elif job.state in (JobState.SUBMITTING, JobState.RUNNING):
             if job.state is JobState.SUBMITTING:
                 await self._db.transition(job.id, (JobState.SUBMITTING,), JobState.RUNNING, held_by=self.queue.held_by)
+                job = await self._fresh(job)
             self._start_task(job, in_flight=True)
         elif job.state is JobState.DELIVERING:
             self._start_task(job, in_flight=False)
@@ -221,6 +235,8 @@ class JobRunner:
                 if self.clock.now() >= job.created_at + timedelta(seconds=self.timeout_s):
                     raise JobTimeoutError(f"job {job.id} waited {self.timeout_s:.0f}s in the queue")
                 job, status = await self._submit(job)
+            elif job.state is JobState.SUBMITTING and not job.provider_job_id:
+                job, status = await self._recover_submit(job)
             else:
                 status = None
             if job.state is JobState.RUNNING:
@@ -248,11 +264,11 @@ class JobRunner:
 
         async def attempt(provider: VideoProvider) -> None:
             nonlocal job
-            if not await self._db.transition(
+            if not self._accepting or not await self._db.transition(
                 job.id, (JobState.QUEUED, JobState.SUBMITTING), JobState.SUBMITTING,
                 provider=provider.name, started_at=self.clock.now(), held_by=self.queue.held_by,
             ):  # fmt: skip
-                raise asyncio.CancelledError  # cancelled while waiting
+                raise asyncio.CancelledError  # cancelled while waiting, or the runner is stopping
             _count(JobState.SUBMITTING, provider.name)
             job = await self._fresh(job)
             await self._notify(job, JobProgress(JobState.SUBMITTING, provider_state="sending to " + provider.display_name))
@@ -261,8 +277,43 @@ class JobRunner:
             log.warning("provider %s unavailable before accepting job %s: %s", provider.name, job.id, error,
                         extra={"job_id": job.id, "provider": provider.name})  # fmt: skip
 
-        provider, status = await generation.start_with_fallback(self._ordered, job.request, attempt=attempt, skipped=skipped)
-        await self._db.update_job(job.id, provider_job_id=status.provider_job_id, video_url=video_location(status))
+        created = self._creates[job.id] = asyncio.Event()  # stop() waits for this (within its grace)
+        try:
+            provider, status = await generation.start_with_fallback(self._ordered, job.request, attempt=attempt,
+                                                                    skipped=skipped)  # fmt: skip
+            await self._db.update_job(job.id, provider_job_id=status.provider_job_id, video_url=video_location(status))
+        finally:
+            created.set()
+            self._creates.pop(job.id, None)
+        return await self._accepted(job, provider, status)
+
+    async def _recover_submit(self, job: Job) -> tuple[Job, ProviderStatus]:
+        """A job found mid-submit at start-up (its create's answer never arrived): match it to the generation it
+        made (by time window and request) where the provider can list them, and resume it; else fail it."""
+        provider = self.providers.get(job.provider or "")
+        async with self._recovering:
+            status = await self._find_submitted(job, provider)
+            if provider is None or status is None:
+                raise ProviderError("interrupted during submission; no generation found", public_message=INTERRUPTED)
+            await self._db.update_job(job.id, provider_job_id=status.provider_job_id, video_url=video_location(status))
+        log.info("job %s, interrupted mid-submit, is generation %s at %s; resuming", job.id, status.provider_job_id,
+                 provider.name, extra={"job_id": job.id, "provider": provider.name})  # fmt: skip
+        return await self._accepted(job, provider, status)
+
+    async def _find_submitted(self, job: Job, provider: VideoProvider | None) -> ProviderStatus | None:
+        """The generation `job`'s create made, if `provider` can list its generations (find_submitted)."""
+        find = getattr(provider, "find_submitted", None)
+        if provider is None or find is None:
+            return None
+        started = job.started_at or job.created_at
+        since = started - timedelta(seconds=SUBMIT_WINDOW_SLACK_S)
+        owned = await self.storage.provider_job_ids(provider.name, since=since)
+        until = self.clock.now() + timedelta(seconds=SUBMIT_WINDOW_SLACK_S)
+        found: ProviderStatus | None = await find(job.request, since, until, exclude=owned)
+        return found
+
+    async def _accepted(self, job: Job, provider: VideoProvider, status: ProviderStatus) -> tuple[Job, ProviderStatus]:
+        """The provider accepted `job` as `status` (its id is stored): move on to running (or delivering)."""
         if status.state is ProviderState.FAILED:
             raise generation.failure(status)
         target = JobState.DELIVERING if status.state is ProviderState.COMPLETED else JobState.RUNNING
@@ -350,7 +401,17 @@ class JobRunner:
         ended_there = isinstance(error, GenerationFailedError)  # the provider itself reported the failure
         if provider is None or ended_there or job.state not in (JobState.SUBMITTING, JobState.RUNNING):
             return
-        await generation.cancel_quietly(provider, job.provider_job_id, f"job {job.id}")
+        provider_job_id = job.provider_job_id
+        maybe_accepted = isinstance(error, ProviderProtocolError) or getattr(error, "maybe_accepted", False)
+        if not provider_job_id and maybe_accepted:  # the create's answer was lost or unreadable: look for it
+            try:
+                async with self._recovering:
+                    found = await self._find_submitted(job, provider)
+            except Exception:
+                log.warning("could not look for the generation of job %s", job.id, exc_info=True)
+                found = None
+            provider_job_id = found.provider_job_id if found is not None else None
+        await generation.cancel_quietly(provider, provider_job_id, f"job {job.id}")
 
     async def abandon(self, job_id: int, reason: str) -> None:
         """Fail and refund a job that never got going (its status message could not be posted)."""
@@ -374,13 +435,16 @@ class JobRunner:
             _count(JobState.CANCELLED, job.provider)
             task = self._tasks.get(job_id)
             # A create request on the wire is let finish (its task then cancels what was accepted);
-            # interrupting it would leave an unknown, charged generation behind.
-            if task is not None and task is not asyncio.current_task() and job.state is not JobState.SUBMITTING:
+            # interrupting it would leave an unknown, charged generation behind. Until it has returned the
+            # job keeps its provider slot (the task gives it back), so MAX_ACTIVE_JOBS holds at the provider.
+            on_wire = task is not None and task is not asyncio.current_task() and job.state is JobState.SUBMITTING
+            if task is not None and task is not asyncio.current_task() and not on_wire:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             self.queue.drop(job_id)
-            self._release_slot(job_id)
+            if not on_wire:
+                self._release_slot(job_id)
             provider = self.providers.get(job.provider or "")
             if provider is not None and job.provider_job_id:
                 await generation.cancel_quietly(provider, job.provider_job_id, f"job {job_id}")
