@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import statistics
 from datetime import timedelta
 from pathlib import Path
@@ -26,7 +27,14 @@ from bot.clock import Clock
 from bot.db_retry import RetryingWrites, is_database_error
 from bot.delivery import fetch_clip, video_location
 from bot.domain import Job, JobState, ProviderState, ProviderStatus, VideoRequest
-from bot.errors import GenerationFailedError, JobTimeoutError, ProviderError, ProviderProtocolError, ReelbotError
+from bot.errors import (
+    DeliveryLookupError,
+    GenerationFailedError,
+    JobTimeoutError,
+    ProviderError,
+    ProviderProtocolError,
+    ReelbotError,
+)
 from bot.generation import FALLBACK_ERRORS, fit_request
 from bot.job_queue import JobQueue
 from bot.observer import JobObserver, JobProgress, running_progress
@@ -41,6 +49,7 @@ __all__ = ["FALLBACK_ERRORS", "LEASE_S", "JobObserver", "JobProgress", "JobRunne
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_S = 5.0  # how long stop() lets create requests on the wire finish (bot.__main__ allows 9 s in all)
+LOOKUP_ATTEMPTS, LOOKUP_RETRY_BASE_S, LOOKUP_RETRY_CAP_S = 10, 5.0, 300.0  # "was it posted?" for ~30 min
 SUBMIT_WINDOW_SLACK_S = 120.0  # clock skew allowed when matching a mid-submit job to the provider's generations
 INTERRUPTED = ("The bot restarted while sending this job and found no video it made, so it was not resubmitted "
                "(that could charge twice). Your quota was refunded; please try again.")  # fmt: skip
@@ -355,7 +364,7 @@ class JobRunner:
         return await self._fresh(job)
 
     async def _deliver(self, job: Job) -> None:
-        existing = await self.observer.find_delivery(job)
+        existing = await self._find_delivery(job)
         if existing is not None:  # posted before a restart: record it, never post twice
             await self._complete(job, existing)
             return
@@ -365,10 +374,29 @@ class JobRunner:
         try:
             if not await self.queue.still_held(job):
                 raise asyncio.CancelledError  # taken over while stalled: the new owner delivers it
+            if job.delivery_started_at is None:  # the intent, stored before anything is posted (kept on retries)
+                await self._db.update_job(job.id, delivery_started_at=self.clock.now(), delivery_nonce=secrets.token_hex(12))
+                job = await self._fresh(job)
             message_id = await self.observer.deliver(job, clip.path, clip.url, clip.size)
             await self._complete(job, message_id)
         finally:
             await media.remove_quietly(clip.temp)
+
+    async def _find_delivery(self, job: Job) -> int | None:
+        """The result message already posted for `job`, or None. When Discord cannot tell (the lookup failed),
+        ask again later (capped backoff) rather than post: a guess could post the clip twice."""
+        delay = LOOKUP_RETRY_BASE_S
+        for attempt in range(1, LOOKUP_ATTEMPTS + 1):
+            try:
+                return await self.observer.find_delivery(job)
+            except DeliveryLookupError as error:
+                if attempt == LOOKUP_ATTEMPTS:
+                    raise
+                log.warning("could not check whether job %s was posted (%s); asking again in %.0fs", job.id, error,
+                            delay, extra={"job_id": job.id})  # fmt: skip
+                await self.clock.sleep(delay)
+                delay = min(LOOKUP_RETRY_CAP_S, delay * 2)
+        return None
 
     async def _complete(self, job: Job, message_id: int) -> None:
         await self._db.transition(
@@ -387,12 +415,12 @@ class JobRunner:
         if not moved:
             return
         _count(JobState.FAILED, job.provider)
-        await self._stop_at_provider(job, error)
         if error.refund:
             await self._db.refund(job.id, attempts=None)
         level = logging.ERROR if error.code in ("provider_auth", "provider_credits") else logging.WARNING
         log.log(level, "job %s failed: %s", job.id, error, extra={"job_id": job.id, "provider": job.provider})
         await self.observer.job_ended(await self._fresh(job), error)
+        await self._stop_at_provider(job, error)  # after the user was told: a lookup at the provider may take a while
 
     async def _stop_at_provider(self, job: Job, error: ReelbotError) -> None:
         """A job that failed after its provider accepted it (a bug, an unreadable answer, the timeout): stop the
