@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.metadata
 import logging
 import os
 import signal
@@ -39,7 +40,7 @@ from bot.providers.base import ALL_ASPECT_RATIOS
 log = logging.getLogger("reelbot")
 
 INVITE_SCOPES = "bot+applications.commands"
-RESOLUTIONS = ("540p", "720p", "1080p", "4k")
+RESOLUTIONS = ("360p", "540p", "720p", "1080p", "4k")
 DURATIONS = ("5s", "9s", "10s")
 SHUTDOWN_GRACE_S = 9.0  # SIGTERM → closed within 10 s
 
@@ -102,11 +103,25 @@ def _resolution(value: str) -> str:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
+def program_name(argv0: str | None = None) -> str:
+    """What the user typed: `reelbot` for the installed script, `python -m bot` for the module."""
+    name = Path(argv0 if argv0 is not None else sys.argv[0]).name
+    return "python -m bot" if name in ("__main__.py", "") else name
+
+
+def version() -> str:
+    try:
+        return importlib.metadata.version("reelbot")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed; pip install -e .)"
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m bot",
+        prog=prog or program_name(),
         description="reelbot: a Discord bot that turns a prompt into a video. Without a command, runs the bot.",
     )
+    parser.add_argument("--version", action="version", version=f"reelbot {version()}")
     commands = parser.add_subparsers(dest="command", metavar="{check,generate}")
     commands.add_parser(
         "check",
@@ -129,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--start-image", metavar="URL", help="keyframe image URL to start from")
     gen.add_argument("--end-image", metavar="URL", help="keyframe image URL to end on")
     gen.add_argument("--enhance", action="store_true", help="let the provider expand the prompt")
+    gen.add_argument("--hdr", action="store_true", help="HDR output (Luma Ray 3.2: 720p/1080p, 5s)")
     gen.add_argument("--provider", help="use this provider instead of the first in VIDEO_PROVIDERS")
     gen.add_argument("-o", "--output", metavar="FILE", help="where to save the MP4 (default: reel-<id>.mp4)")
     return parser
@@ -148,7 +164,9 @@ def main(
     env = load_env(environ)
     try:
         if args.command == "check":
-            return asyncio.run(run_check(env, invite_url))
+            from bot.client import command_payloads  # lazily: the composition root imports every cog
+
+            return asyncio.run(run_check(env, invite_url, command_payloads))
         if args.command == "generate":
             return asyncio.run(run_generate(args, env, clock or SystemClock()))
         return run_bot(env)

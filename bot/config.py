@@ -8,9 +8,11 @@ from dataclasses import dataclass
 
 from bot.errors import ConfigError
 
-PROVIDER_ORDER = ("luma", "segmind", "onemin", "umami", "demo")
+PROVIDER_ORDER = ("luma-agents", "luma", "segmind", "onemin", "umami", "demo")
 
+# Unset VIDEO_PROVIDERS: every provider with a key, in this order (the best model first).
 PROVIDER_KEYS = {
+    "luma-agents": "LUMA_AGENTS_API_KEY",
     "luma": "LUMAAI_API_KEY",
     "segmind": "SEGMIND_API_KEY",
     "onemin": "ONEMIN_API_KEY",
@@ -18,6 +20,8 @@ PROVIDER_KEYS = {
 }
 
 PROVIDER_BASE_URLS = {
+    # not the SDK's own LUMA_BASE_URL: too close to LUMAAI_BASE_URL, which points at the other API
+    "luma-agents": ("LUMA_AGENTS_BASE_URL", "https://agents.lumalabs.ai/v1"),
     "luma": ("LUMAAI_BASE_URL", "https://api.lumalabs.ai/dream-machine/v1"),
     "segmind": ("SEGMIND_BASE_URL", "https://api.segmind.com"),
     "onemin": ("ONEMIN_BASE_URL", "https://api.1min.ai"),
@@ -31,7 +35,15 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # Estimated USD per 5-second clip, for /videoadmin stats (longer clips scale with their length). Keys:
 # `provider:model`, `provider`, or `default`. Luma's figures are its published API rates for a 5 s 720p
 # clip; the gateways' depend on the plan, so they fall back to `default`. Override with PRICE_TABLE.
-DEFAULT_PRICE_TABLE = "luma:ray-2=0.71,luma:ray-flash-2=0.24,luma:ray-1-6=0.50,demo=0,default=0.50"
+# Ray 3.2 (luma-agents) is priced per 5 s block by resolution and dynamic range, `provider:model:resolution`
+# and `…:resolution-hdr` (protocols.md §F.5: docs.agents.lumalabs.ai/guides/pricing/, as mirrored by
+# runware.ai/docs/models/luma-ray3-2); a 10 s clip is two blocks. The bare `luma-agents:ray-3.2` is 720p SDR.
+DEFAULT_PRICE_TABLE = (
+    "luma-agents:ray-3.2=0.30,luma-agents:ray-3.2:360p=0.06,luma-agents:ray-3.2:540p=0.15,"
+    "luma-agents:ray-3.2:720p=0.30,luma-agents:ray-3.2:1080p=1.20,"
+    "luma-agents:ray-3.2:720p-hdr=0.60,luma-agents:ray-3.2:1080p-hdr=2.40,"
+    "luma:ray-2=0.71,luma:ray-flash-2=0.24,luma:ray-1-6=0.50,demo=0,default=0.50"
+)
 
 
 class Secret:
@@ -82,6 +94,8 @@ class Settings:
     log_format: str = "text"
     max_download_bytes: int = 512 * 1024 * 1024
     health_port: int | None = None
+    health_host: str = "127.0.0.1"  # HEALTH_HOST: the interface the operator port listens on
+    allow_local_provider_urls: bool = False  # ALLOW_LOCAL_PROVIDER_URLS: http and private addresses (tests)
     data_dir: str = "data"
     price_table: tuple[tuple[str, float], ...] = ()  # PRICE_TABLE parsed: (key, USD per 5 s clip)
     shard_count: int | None = None  # SHARD_COUNT: run as an AutoShardedBot with this many shards in all
@@ -255,6 +269,11 @@ def load_settings(env: Mapping[str, str], *, require_token: bool = False) -> Set
         if health_port > 65535:
             problems.append(f"HEALTH_PORT must be a port number (0-65535), got {health_port}")
 
+    health_host = (env.get("HEALTH_HOST") or "").strip() or "127.0.0.1"
+    allow_local = (env.get("ALLOW_LOCAL_PROVIDER_URLS") or "false").strip().lower()
+    if allow_local not in ("true", "false", "1", "0", "yes", "no"):
+        problems.append(f"ALLOW_LOCAL_PROVIDER_URLS must be true or false, got {allow_local!r}")
+
     shard_count, shard_ids = _shards(env, database_url, problems)
 
     # The operator's entries on top of the defaults, so naming one model keeps the others' estimates.
@@ -285,6 +304,8 @@ def load_settings(env: Mapping[str, str], *, require_token: bool = False) -> Set
         log_format=log_format,
         max_download_bytes=max_download,
         health_port=health_port,
+        health_host=health_host,
+        allow_local_provider_urls=allow_local in ("true", "1", "yes"),
         data_dir=(env.get("DATA_DIR") or "data").strip(),
         price_table=price_table,
         shard_count=shard_count,

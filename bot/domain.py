@@ -61,6 +61,12 @@ class VideoRequest:
     enhance: bool = False
     extend_of: str | None = None  # provider generation id to continue (Extend)
     extend_provider: str | None = None  # the provider that made `extend_of`: the only one that can continue it
+    hdr: bool = False  # HDR output (Luma Ray 3.2)
+    # The keyframes as files stored at a provider (Luma's Files API): they outlive the Discord CDN links above,
+    # so a re-roll weeks later still has its input. The URLs stay for providers that only take links.
+    start_image_file: str | None = None
+    end_image_file: str | None = None
+    requester_id: int | None = None  # who asked (set at submit, never stored): providers tag it as an opaque hash
 
     def with_model(self, model: str) -> VideoRequest:
         return replace(self, model=model)
@@ -69,9 +75,11 @@ class VideoRequest:
         parts = [self.aspect_ratio, self.resolution, self.duration]
         if self.loop:
             parts.append("loop")
+        if self.hdr:
+            parts.append("HDR")
         if self.camera:
             parts.append(f"camera {self.camera}")
-        if self.start_image_url or self.end_image_url:
+        if self.start_image_url or self.end_image_url or self.start_image_file or self.end_image_file:
             parts.append("keyframes")
         if self.enhance:
             parts.append("enhanced")
@@ -122,6 +130,8 @@ class ProviderStatus:
     raw_state: str | None = None  # the provider's own word, for the status line
     progress: float | None = None  # 0..1 when the provider reports one
     poll_after: float | None = None  # seconds the provider suggests waiting before the next poll
+    # The provider replaced a failed generation with a new one (a retry it knows is safe): poll this id from now on.
+    restarted_as: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

@@ -75,6 +75,7 @@ async def run_generate(args: argparse.Namespace, env: Mapping[str, str], clock: 
         start_image_url=args.start_image,
         end_image_url=args.end_image,
         enhance=args.enhance,
+        hdr=args.hdr,
     )
     output = Path(args.output) if args.output else None
     if output is not None and not output.parent.is_dir():

@@ -126,6 +126,8 @@ async def poll_until_done(
         try:
             status = await provider.poll(provider_job_id)
             failures = 0
+            if status.restarted_as:  # the provider retried a failed generation as a new one: poll that
+                provider_job_id = status.restarted_as
         except ProviderError as error:
             if not error.retryable:
                 raise

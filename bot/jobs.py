@@ -17,6 +17,7 @@ import contextlib
 import logging
 import secrets
 import statistics
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -253,6 +254,8 @@ class JobRunner:
                 job = await self._enter_delivery(job, status)
             self._release_slot(job.id)
             if job.state is JobState.DELIVERING:
+                if status is None:  # resumed after a restart: a stored link may have expired since
+                    job = await self._refresh_link(job)
                 await self._deliver(job)
         except asyncio.CancelledError:
             if job.id in self._cancelling:
@@ -286,9 +289,10 @@ class JobRunner:
             log.warning("provider %s unavailable before accepting job %s: %s", provider.name, job.id, error,
                         extra={"job_id": job.id, "provider": provider.name})  # fmt: skip
 
+        request = replace(job.request, requester_id=job.user_id)  # providers tag it as an opaque hash, never stored
         created = self._creates[job.id] = asyncio.Event()  # stop() waits for this (within its grace)
         try:
-            provider, status = await generation.start_with_fallback(self._ordered, job.request, attempt=attempt,
+            provider, status = await generation.start_with_fallback(self._ordered, request, attempt=attempt,
                                                                     skipped=skipped)  # fmt: skip
             await self._db.update_job(job.id, provider_job_id=status.provider_job_id, video_url=video_location(status))
         finally:
@@ -347,6 +351,10 @@ class JobRunner:
         typical = statistics.median(durations) if durations else None
 
         async def changed(status: ProviderStatus) -> None:
+            nonlocal job
+            if status.restarted_as:  # the provider retried a failed generation as a new one: follow it
+                await self.storage.update_job(job.id, provider_job_id=status.restarted_as)
+                job = await self._fresh(job)
             await self._notify(job, running_progress(job, status, typical, self.clock.now()))
 
         return await generation.poll_until_done(
@@ -362,6 +370,22 @@ class JobRunner:
             raise asyncio.CancelledError
         _count(JobState.DELIVERING, job.provider)
         return await self._fresh(job)
+
+    async def _refresh_link(self, job: Job) -> Job:
+        """Where the provider's result links expire (Luma Agents: one hour), re-read the finished generation for
+        a fresh one; if that fails the stored link is tried, and a dead link fails the job with a refund."""
+        provider = self.providers.get(job.provider or "")
+        if provider is None or not provider.capabilities.expiring_urls or not job.provider_job_id:
+            return job
+        try:
+            status = await provider.poll(job.provider_job_id)
+        except ProviderError as error:
+            log.warning("job %s: no fresh link from %s (%s)", job.id, provider.name, error.code, extra={"job_id": job.id})
+            return job
+        if status.state is ProviderState.COMPLETED and status.video_url:
+            await self.storage.update_job(job.id, video_url=status.video_url)
+            return await self._fresh(job)
+        return job
 
     async def _deliver(self, job: Job) -> None:
         existing = await self._find_delivery(job)

@@ -22,6 +22,7 @@ class JobProgress:
     eta: float | None = None  # seconds left, from recent jobs on the same provider/model
     fraction: float | None = None
     provider_state: str | None = None
+    thumbnail_url: str | None = None  # a still of the clip, where the provider gives one (short-lived link)
 
 
 class JobObserver(Protocol):
@@ -52,4 +53,5 @@ def running_progress(job: Job, status: ProviderStatus, typical: float | None, no
         if fraction is None:
             fraction = min(0.95, elapsed / typical)
     return JobProgress(JobState.RUNNING, elapsed=elapsed, eta=eta, fraction=fraction,
-                       provider_state=status.raw_state or status.state.value)  # fmt: skip
+                       provider_state=status.raw_state or status.state.value,
+                       thumbnail_url=status.extra.get("thumbnail_url"))  # fmt: skip

@@ -57,8 +57,7 @@ def resolve_limits(
         value, source = default, "server default"
         if server.get(field) is not None:
             value, source = int(server[field]), "server setting"
-        from_roles = [limits[index] for role, limits in roles.items() if role in set(member_roles)]
-        from_roles = [v for v in from_roles if v is not None]
+        from_roles = [v for role, limits in roles.items() if role in set(member_roles) if (v := limits[index]) is not None]
         if from_roles:
             value, source = max(from_roles), "role"
         if user and user.get(field) is not None:
@@ -115,9 +114,12 @@ class SpendLine:
     estimate: float
 
 
-def price_for(prices: Mapping[str, float], provider: str, model: str) -> float:
-    """`provider:model`, else `provider`, else `default` (else 0)."""
-    for key in (f"{provider}:{model}", provider, "default"):
+def price_for(
+    prices: Mapping[str, float], provider: str, model: str, resolution: str | None = None, hdr: bool = False
+) -> float:
+    """`provider:model:resolution[-hdr]`, else `provider:model`, else `provider`, else `default` (else 0)."""
+    tiers = [f"{provider}:{model}:{resolution}{'-hdr' if hdr else ''}"] if resolution else []
+    for key in (*tiers, f"{provider}:{model}", provider, "default"):
         if key in prices:
             return prices[key]
     return 0.0
@@ -137,7 +139,8 @@ def estimate_spend(
         entry[0] += group["jobs"]
         entry[1] += group["completed"]
         entry[2] += group["failed"]
-        entry[3] += group["completed"] * price_for(prices, provider, model) * seconds / 5
+        price = price_for(prices, provider, model, group.get("resolution"), bool(group.get("hdr")))
+        entry[3] += group["completed"] * price * seconds / 5
     return [
         SpendLine(provider, model, int(v[0]), int(v[1]), int(v[2]), price_for(prices, provider, model), round(v[3], 2))
         for (provider, model), v in sorted(merged.items())
@@ -219,7 +222,7 @@ class Policy:
         if snap.limits.blocked:
             raise _refused("blocked", "A server admin has blocked you from making videos here.")
         if snap.blocklist:
-            # Off the event loop: patterns are vetted to be fast, but a prompt can be 5000 characters.
+            # RE2 is linear and the list's size is capped, but a hostile list can cost milliseconds: off the loop.
             hit = await asyncio.to_thread(first_match, request.prompt, list(snap.blocklist))
             if hit is not None:
                 raise _refused(

@@ -10,6 +10,7 @@ import discord
 from discord import app_commands
 
 from bot.policy import MAX_WEIGHT, WEIGHT_OPTIONS, describe_costs
+from cogs._limits import fit_content, fit_embed
 
 if TYPE_CHECKING:
     from bot.client import ReelBot
@@ -52,9 +53,9 @@ class LimitsCommands:
             state = " · **blocked**" if entry["blocked"] else ""
             lines.append(f"• <@{user_id}>: {_value(entry['daily_limit'])} per day, "
                          f"{_value(entry['concurrent_limit'])} at a time{state}")  # fmt: skip
-        embed = discord.Embed(title="Video limits", description="\n".join(lines)[:4000], colour=discord.Colour.blurple())
+        embed = discord.Embed(title="Video limits", description="\n".join(lines), colour=discord.Colour.blurple())
         embed.set_footer(text="— means not set: the level below applies (user → best role → server → environment).")
-        await interaction.response.send_message(embed=embed, ephemeral=True)
+        await interaction.response.send_message(embed=fit_embed(embed), ephemeral=True)
 
     @limits.command(name="server", description="Set the server's default limits per member")
     @app_commands.describe(daily="Quota units per member per day (0 to 10000)",
@@ -133,6 +134,8 @@ class LimitsCommands:
     async def limits_weight(self, interaction: discord.Interaction, option: str,
                             units: app_commands.Range[int, 1, MAX_WEIGHT]) -> None:  # fmt: skip
         guild_id = interaction.guild_id or 0
+        if option not in WEIGHT_OPTIONS:  # Discord checks the choices; a modified client need not
+            return await _done(interaction, f"Choose one of {', '.join(WEIGHT_OPTIONS)}. Nothing was changed.")
         await self._store.set_cost_weight(guild_id, option, units)
         await _done(interaction, f"{option} now counts ×{units}. {describe_costs(await self._store.cost_weights(guild_id))}")
 
@@ -145,4 +148,5 @@ def _describe(daily: int | None, concurrent: int | None) -> str:
 
 
 async def _done(interaction: discord.Interaction, text: str) -> None:
-    await interaction.response.send_message(text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
+    await interaction.response.send_message(fit_content(text), ephemeral=True,
+                                            allowed_mentions=discord.AllowedMentions.none())  # fmt: skip

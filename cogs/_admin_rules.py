@@ -4,12 +4,15 @@ makes every one of these admin-only in code."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 
-from bot.blocklist import MAX_ENTRIES, MAX_REGEX_ENTRIES, PatternError, check_regex, normalise_word
+from bot.blocklist import BlockEntry, PatternError, check_list, check_regex, normalise_word
+from bot.text import clean_text
+from cogs._limits import PATTERN_MAX, fit_content, fit_embed
 
 if TYPE_CHECKING:
     from bot.client import ReelBot
@@ -19,7 +22,11 @@ if TYPE_CHECKING:
 
 class RulesCommands:
     bot: ReelBot
-    _store: Storage
+
+    @property
+    def _store(self) -> Storage:
+        assert self.bot.storage is not None
+        return self.bot.storage
 
     channels = app_commands.Group(name="channels", description="Where /video may be used")
     blocklist = app_commands.Group(name="blocklist", description="Words and patterns a prompt may not contain")
@@ -60,18 +67,20 @@ class RulesCommands:
 
     @blocklist.command(name="add", description="Refuse prompts containing a word, or matching a regular expression")
     @app_commands.describe(pattern="A word or phrase (whole words, any case), or a regular expression with regex:True",
-                           regex="Treat the pattern as a Python regular expression (checked for safety)")  # fmt: skip
-    async def blocklist_add(self, interaction: discord.Interaction, pattern: app_commands.Range[str, 1, 200],
+                           regex="Treat the pattern as an RE2 regular expression (no backreferences)")  # fmt: skip
+    async def blocklist_add(self, interaction: discord.Interaction, pattern: app_commands.Range[str, 1, PATTERN_MAX],
                             regex: bool = False) -> None:  # fmt: skip
-        guild_id = interaction.guild_id or 0
-        try:
+        guild_id, pattern = interaction.guild_id or 0, clean_text(pattern)
+        if len(pattern) > PATTERN_MAX:  # in code too: a modified client ignores max_length
+            return await _say(interaction, f"Not added: a pattern may be at most {PATTERN_MAX} characters "
+                              f"(yours has {len(pattern)}). Nothing was changed.")  # fmt: skip
+        try:  # validated once, here; compiling a whole list can take a few ms, so off the event loop
             text = check_regex(pattern) if regex else normalise_word(pattern)
+            entries = [BlockEntry(p, r) for p, r in await self._store.blocklist(guild_id)]
+            if BlockEntry(text, regex) not in entries:
+                await asyncio.to_thread(check_list, [*entries, BlockEntry(text, regex)])
         except PatternError as error:
             return await _say(interaction, f"Not added: {error} Nothing was changed.")
-        entries = await self._store.blocklist(guild_id)
-        if len(entries) >= MAX_ENTRIES or (regex and sum(r for _, r in entries) >= MAX_REGEX_ENTRIES):
-            return await _say(interaction, f"Not added: the blocklist is full ({MAX_ENTRIES} entries, at most "
-                              f"{MAX_REGEX_ENTRIES} of them patterns). Remove one first.")  # fmt: skip
         added = await self._store.add_blocklist_entry(guild_id, text, is_regex=regex, added_by=interaction.user.id,
                                                       at=self.bot.clock.now())  # fmt: skip
         kind = "Pattern" if regex else "Word"
@@ -80,8 +89,11 @@ class RulesCommands:
 
     @blocklist.command(name="remove", description="Take a word or pattern off the blocklist")
     @app_commands.describe(pattern="The word or pattern exactly as /videoadmin blocklist list shows it")
-    async def blocklist_remove(self, interaction: discord.Interaction, pattern: app_commands.Range[str, 1, 200]) -> None:
-        guild_id = interaction.guild_id or 0
+    async def blocklist_remove(self, interaction: discord.Interaction,
+                               pattern: app_commands.Range[str, 1, PATTERN_MAX]) -> None:  # fmt: skip
+        guild_id, pattern = interaction.guild_id or 0, clean_text(pattern)
+        if len(pattern) > PATTERN_MAX:  # nothing that long was ever added
+            return await _say(interaction, f"A pattern is at most {PATTERN_MAX} characters; nothing was removed.")
         removed = await self._store.remove_blocklist_entry(guild_id, pattern)
         if not removed:  # words are stored normalised
             try:
@@ -96,9 +108,10 @@ class RulesCommands:
         if not entries:
             return await _say(interaction, "The blocklist is empty.")
         lines = [f"• {'regex' if regex else 'word'}: `{pattern}`" for pattern, regex in entries]
-        embed = discord.Embed(title=f"Blocklist ({len(entries)})", description="\n".join(lines)[:4000])
-        await interaction.response.send_message(embed=embed, ephemeral=True)
+        embed = discord.Embed(title=f"Blocklist ({len(entries)})", description="\n".join(lines))
+        await interaction.response.send_message(embed=fit_embed(embed), ephemeral=True)
 
 
 async def _say(interaction: discord.Interaction, text: str) -> None:
-    await interaction.response.send_message(text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
+    await interaction.response.send_message(fit_content(text), ephemeral=True,
+                                            allowed_mentions=discord.AllowedMentions.none())  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 from datetime import timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ from bot.domain import Job
 from bot.errors import DeliveryError, DeliveryLookupError, ReelbotError
 from bot.jobs import JobProgress
 from cogs import _render
+from cogs._limits import LINK_IN_TEXT, fit_content
 from cogs._views import result_view, status_view
 
 if TYPE_CHECKING:
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 EDIT_INTERVAL = 5.0  # seconds between edits of one status message (Discord rate limits)
 DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
 LOOKUP_MARGIN = timedelta(minutes=10)  # a post lands within this of its intent (uploads, discord.py's retries)
+LINK_ATTACHED = "The link to the video is in the attached file (it is too long for a Discord message)."
 
 
 class DiscordObserver:
@@ -35,6 +38,7 @@ class DiscordObserver:
         self._interactions: dict[int, discord.Interaction] = {}
         self._last_edit: dict[int, float] = {}
         self._latest: dict[int, tuple[Job, JobProgress]] = {}
+        self._thumbnails: dict[int, str] = {}  # job id → the provider's still of the clip, for the result embed
         # Throttled edits waiting for their turn (job id → when), all flushed by one task: hundreds of queued
         # jobs whose position moved cost one sleeping task, not one each.
         self._due: dict[int, float] = {}
@@ -53,6 +57,7 @@ class DiscordObserver:
         self._last_edit.pop(job_id, None)
         self._latest.pop(job_id, None)
         self._due.pop(job_id, None)
+        self._thumbnails.pop(job_id, None)
 
     def _live(self, job_id: int) -> discord.Interaction | None:
         interaction = self._interactions.get(job_id)
@@ -69,6 +74,8 @@ class DiscordObserver:
     # --- JobObserver ----------------------------------------------------------------------------
 
     async def job_changed(self, job: Job, progress: JobProgress) -> None:
+        if progress.thumbnail_url:
+            self._thumbnails[job.id] = progress.thumbnail_url
         if job.status_message_id is None:
             return
         self._latest[job.id] = (job, progress)
@@ -156,15 +163,16 @@ class DiscordObserver:
         provider = self.bot.runner.providers.get(job.provider or "") if self.bot.runner else None
         model = job.request.model or (provider.capabilities.default_model if provider else "?")
         taken = (self.bot.clock.now() - (job.started_at or job.created_at)).total_seconds()
+        thumbnail = self._thumbnails.get(job.id)
 
         def embed(link: str | None) -> discord.Embed:
             name = self.provider_name(job) or "?"
-            return _render.result_embed(job, model=model, provider_name=name, taken=taken, link=link)
+            return _render.result_embed(job, model=model, provider_name=name, taken=taken, link=link, thumbnail=thumbnail)
 
         try:
             if video is not None:
                 try:
-                    message_id = await self._post(job, embed(None), video, None)
+                    message_id = await self._post_or_minimal(job, embed(None), video, None)
                     self.forget(job.id)
                     return message_id
                 except discord.HTTPException as error:
@@ -174,7 +182,7 @@ class DiscordObserver:
                     log.info("upload of job %s refused as too large; posting the link", job.id)
             if video_url is None:
                 raise DeliveryError("no file and no link to post")
-            message_id = await self._post(job, embed(video_url), None, video_url)
+            message_id = await self._post_or_minimal(job, embed(video_url), None, video_url)
         except discord.HTTPException as error:
             # The job is kept tracked: job_ended tells the requester (privately too) and then forgets it.
             self._cancel_flush(job.id)
@@ -183,24 +191,45 @@ class DiscordObserver:
         self.forget(job.id)
         return message_id
 
-    async def _post(self, job: Job, embed: discord.Embed, video: Path | None, link: str | None) -> int:
+    async def _post_or_minimal(self, job: Job, embed: discord.Embed, video: Path | None, link: str | None) -> int:
+        """Post the result; if Discord refuses it as malformed (400, not "too large"), post a minimal message
+        with the same file or link instead — the clip is paid for, so it is never dropped over its embed."""
+        try:
+            return await self._post(job, embed, video, link)
+        except discord.HTTPException as error:
+            if error.status != 400 or _too_large(error):
+                raise
+            _count_error("result_refused", error)
+            log.warning("Discord refused the result of job %s (HTTP 400 code %s); posting a minimal message",
+                        job.id, error.code)  # fmt: skip
+        return await self._post(job, _render.minimal_result_embed(job), video, link, minimal=True)
+
+    async def _post(self, job: Job, embed: discord.Embed, video: Path | None, link: str | None, *,
+                    minimal: bool = False) -> int:  # fmt: skip
+        """The result message; `minimal` leaves off the buttons and says the job's number in its text."""
         files = [discord.File(video, filename=f"reelbot-{job.id}.mp4")] if video is not None else []
-        view = self.result_view(job)
+        if link is not None and len(link) > LINK_IN_TEXT:
+            # A signed link longer than a message can hold: cut, it would be useless, so it goes as a file.
+            files.append(discord.File(io.BytesIO(link.encode()), filename=f"reelbot-{job.id}-link.txt"))
+            link = LINK_ATTACHED
+        view = None if minimal else self.result_view(job)
+        ready = f"video ({_render.job_marker(job.id)}) is ready." if minimal else "video is ready."
         interaction = self._live(job.id)
         if interaction is not None and job.status_message_id:
             # While the token lives, the status message itself turns into the result.
-            message = await interaction.edit_original_response(
-                content=link, embed=embed, attachments=files, view=view
+            text = "\n".join(part for part in (f"Your {ready}", link) if part) if minimal else link
+            message: discord.Message = await interaction.edit_original_response(
+                content=fit_content(text), embed=embed, attachments=files, view=view
             )
             await self._record_post(job, message.id)
             return message.id
-        content = f"<@{job.user_id}> your video is ready." + (f"\n{link}" if link else "")
+        content = f"<@{job.user_id}> your {ready}" + (f"\n{link}" if link else "")
         # The nonce (discord.py adds enforce_nonce): a repeat of this post within minutes returns the first one.
         message = await self._channel(job).send(
-            content=content,
+            content=fit_content(content),
             embed=embed,
             files=files,
-            view=view,
+            view=view or discord.utils.MISSING,
             allowed_mentions=discord.AllowedMentions(users=[discord.Object(id=job.user_id)]),
             nonce=job.delivery_nonce or discord.utils.MISSING,
         )
@@ -236,7 +265,7 @@ class DiscordObserver:
     async def tell_privately(self, job: Job, text: str) -> bool:
         """Reach the requester directly: an ephemeral followup while the interaction token lives, else a DM.
         False (and a log line) when neither got through, e.g. DMs closed."""
-        text = f"Your video (job {job.id}) in <#{job.channel_id}>: {text}"[:2000]
+        text = fit_content(f"Your video (job {job.id}) in <#{job.channel_id}>: {text}") or ""
         interaction = self._live(job.id)
         if interaction is not None:
             try:
@@ -259,8 +288,8 @@ class DiscordObserver:
     def _channel(self, job: Job) -> discord.abc.Messageable:
         channel = self.bot.get_channel(job.channel_id)
         if channel is None:
-            channel = self.bot.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
-        return channel  # type: ignore[return-value]
+            return self.bot.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
+        return channel  # type: ignore[return-value]  # a job's channel is a text channel or thread
 
     async def edit_status(self, job: Job, *, embed: discord.Embed, view: discord.ui.View | None) -> bool:
         """Edit the status message: through the interaction while its token lives, else as the bot's own

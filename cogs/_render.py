@@ -8,6 +8,8 @@ import discord
 
 from bot.domain import Job, JobState
 from bot.jobs import JobProgress
+from bot.providers.demo import CLIP_FACTS, DemoProvider
+from cogs._limits import LINK_IN_TEXT, cut, fit_embed
 
 RESULT_TITLE = "🎬 Your video is ready"
 BAR_WIDTH = 12
@@ -60,8 +62,13 @@ def duration_text(seconds: float | None) -> str:
     return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
 
 
-def shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+shorten = cut  # the name the cogs use for "at most `limit` characters, with an ellipsis"
+
+
+def sentence(text: str) -> str:
+    """`text` with a capital first letter; the rest as written (str.capitalize would turn LUMAAI_API_KEY into
+    lumaai_api_key)."""
+    return text[:1].upper() + text[1:]
 
 
 def provider_words(raw: str | None) -> str:
@@ -83,7 +90,7 @@ def status_embed(job: Job, progress: JobProgress, provider_name: str | None = No
         line = "The clip is ready; uploading it here"
     else:
         title = "🎬 Generating"
-        line = f"{provider_words(progress.provider_state).capitalize()} · {duration_text(progress.elapsed)} elapsed"
+        line = f"{sentence(provider_words(progress.provider_state))} · {duration_text(progress.elapsed)} elapsed"
         if progress.eta is not None:
             line += f" · about {duration_text(progress.eta)} left"
         bar = progress_bar(progress.fraction)
@@ -93,8 +100,10 @@ def status_embed(job: Job, progress: JobProgress, provider_name: str | None = No
     embed.add_field(name="Prompt", value=shorten(job.request.prompt, PROMPT_PREVIEW), inline=False)
     if job.parent_job_id:
         embed.add_field(name="From", value=credit(job), inline=True)
+    if progress.thumbnail_url:
+        embed.set_image(url=progress.thumbnail_url)
     embed.set_footer(text=_footer(job, provider_name))
-    return embed
+    return fit_embed(embed)
 
 
 def credit(job: Job) -> str:
@@ -102,21 +111,34 @@ def credit(job: Job) -> str:
     return f"{job.parent_kind or 'remix'} of #{job.parent_job_id}"
 
 
-def result_embed(job: Job, *, model: str, provider_name: str, taken: float | None, link: str | None = None) -> discord.Embed:
+def result_embed(
+    job: Job, *, model: str, provider_name: str, taken: float | None, link: str | None = None,
+    thumbnail: str | None = None,
+) -> discord.Embed:
     embed = discord.Embed(title=RESULT_TITLE, colour=COLOURS[JobState.COMPLETED])
     embed.add_field(name="Prompt", value=shorten(job.request.prompt, 1000), inline=False)
     embed.add_field(name="Model", value=model, inline=True)
-    embed.add_field(name="Options", value=job.request.options_summary(), inline=True)
+    embed.add_field(name="Options", value=options_text(job), inline=True)
     embed.add_field(name="Time taken", value=duration_text(taken), inline=True)
     embed.add_field(name="Requested by", value=f"<@{job.user_id}>", inline=True)
     if job.parent_job_id:
         embed.add_field(name="From", value=credit(job), inline=True)
     if link:
         # A signed link can outgrow a field (1024 characters); the message content carries it in full.
-        value = f"[Open the video]({link})" if len(link) <= 900 else "The link is in the message above"
+        where = "message above" if len(link) <= LINK_IN_TEXT else "attached file"
+        value = f"[Open the video]({link})" if len(link) <= 900 else f"The link is in the {where}"
         embed.add_field(name="Link", value=value + " (too large to upload here)", inline=False)
+    if thumbnail:
+        embed.set_image(url=thumbnail)
     embed.set_footer(text=_footer(job, provider_name))
-    return embed
+    return fit_embed(embed)
+
+
+def options_text(job: Job) -> str:
+    """The options the clip was made with; the demo hands back its one sample clip whatever was asked."""
+    if job.provider == DemoProvider.name:
+        return f"demo sample clip, {CLIP_FACTS} (asked for {job.request.options_summary()})"
+    return job.request.options_summary()
 
 
 def ended_embed(job: Job, message: str, provider_name: str | None = None) -> discord.Embed:
@@ -124,7 +146,7 @@ def ended_embed(job: Job, message: str, provider_name: str | None = None) -> dis
     embed = discord.Embed(title=title, description=shorten(message, 2000), colour=COLOURS[job.state])
     embed.add_field(name="Prompt", value=shorten(job.request.prompt, PROMPT_PREVIEW), inline=False)
     embed.set_footer(text=_footer(job, provider_name))
-    return embed
+    return fit_embed(embed)
 
 
 def delivered_elsewhere_embed(job: Job, jump_url: str) -> discord.Embed:
@@ -132,7 +154,7 @@ def delivered_elsewhere_embed(job: Job, jump_url: str) -> discord.Embed:
     embed = discord.Embed(title="✅ Done", description=description, colour=COLOURS[JobState.COMPLETED])
     embed.add_field(name="Prompt", value=shorten(job.request.prompt, PROMPT_PREVIEW), inline=False)
     embed.set_footer(text=_footer(job, None))
-    return embed
+    return fit_embed(embed)
 
 
 def deleted_embed(job: Job, by_user_id: int) -> discord.Embed:
@@ -141,6 +163,13 @@ def deleted_embed(job: Job, by_user_id: int) -> discord.Embed:
                           colour=COLOURS[JobState.CANCELLED])  # fmt: skip
     embed.add_field(name="Prompt", value=shorten(job.request.prompt, PROMPT_PREVIEW), inline=False)
     embed.set_footer(text=_footer(job, None))
+    return fit_embed(embed)
+
+
+def minimal_result_embed(job: Job) -> discord.Embed:
+    """What a result carries when Discord refused the full one: only what finds it again after a restart."""
+    embed = discord.Embed(title=RESULT_TITLE, colour=COLOURS[JobState.COMPLETED])
+    embed.set_footer(text=job_marker(job.id))
     return embed
 
 

@@ -21,7 +21,9 @@ from bot.policy import estimate_spend
 from cogs import _render
 from cogs._admin_limits import LimitsCommands
 from cogs._admin_rules import RulesCommands
-from cogs._perms import require_admin
+from cogs._limits import fit_content, fit_embed
+from cogs._options import JobId
+from cogs._perms import may_see_job, require_admin
 
 CANCELLABLE = (JobState.QUEUED, JobState.SUBMITTING, JobState.RUNNING)
 
@@ -34,7 +36,7 @@ class Admin(LimitsCommands, RulesCommands, commands.GroupCog, group_name="videoa
         self.bot = bot
         super().__init__()
 
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:  # type: ignore[override]
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
         return require_admin(interaction)
 
     @app_commands.command(name="stats", description="Jobs, users, failures and estimated spend over a period")
@@ -58,13 +60,13 @@ class Admin(LimitsCommands, RulesCommands, commands.GroupCog, group_name="videoa
                             value=f"{line.jobs} jobs, {line.completed} completed, {line.failed} failed · "
                                   f"≈ ${line.estimate:.2f} (${line.price:.2f} per 5 s clip)")  # fmt: skip
         embed.set_footer(text="Spend is an estimate from PRICE_TABLE: completed clips only, priced by length.")
-        await interaction.response.send_message(embed=embed, ephemeral=True)
+        await interaction.response.send_message(embed=fit_embed(embed), ephemeral=True)
 
     @app_commands.command(name="cancel", description="Cancel any member's job that has not finished (refunds it)")
     @app_commands.describe(job="The job number (job #… on its status message)")
-    async def cancel(self, interaction: discord.Interaction, job: app_commands.Range[int, 1, 2**62]) -> None:
+    async def cancel(self, interaction: discord.Interaction, job: JobId) -> None:
         found = await self._store.get_job(job)
-        if found is None or found.guild_id != interaction.guild_id:
+        if found is None or not may_see_job(interaction, found):  # another server's: exactly like no job
             return await _reply(interaction, f"There is no job #{job} in this server.")
         if found.state not in CANCELLABLE:
             return await _reply(interaction, f"Job #{job} is already {found.state.value}; nothing to cancel.")
@@ -101,7 +103,7 @@ class Admin(LimitsCommands, RulesCommands, commands.GroupCog, group_name="videoa
 
 
 async def _reply(interaction: discord.Interaction, text: str) -> None:
-    await interaction.response.send_message(text, ephemeral=True)
+    await interaction.response.send_message(fit_content(text), ephemeral=True)
 
 
 async def setup(bot: commands.Bot) -> None:

@@ -10,6 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import ReelbotError
+from cogs._limits import fit_content
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +21,7 @@ async def reply(interaction: discord.Interaction, text: str) -> None:
     """Answer ephemerally by whichever route is still open (response, follow-up), or give up quietly."""
     if interaction.is_expired():
         return
+    text = fit_content(text) or GENERIC  # a public message can quote a provider or an option at length
     try:
         if interaction.response.is_done():
             await interaction.followup.send(text, ephemeral=True)

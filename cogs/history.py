@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -17,9 +18,12 @@ from discord.ext import commands
 
 from bot import media
 from bot.client import ReelBot
-from bot.domain import Job, JobState
+from bot.domain import Job, JobState, ProviderState
+from bot.errors import MediaError, ProviderError
 from cogs import _render
-from cogs._perms import is_server_admin
+from cogs._limits import fit_embed
+from cogs._options import JobId
+from cogs._perms import is_server_admin, may_see_job
 
 log = logging.getLogger(__name__)
 
@@ -39,37 +43,43 @@ def job_line(job: Job) -> str:
     return f"{ICONS[job.state]} **#{job.id}** {job.state.value} · {_render.timestamp(job.created_at, 'R')} · {shown}"
 
 
-class HistoryPageButton(discord.ui.DynamicItem[discord.ui.Button], template=r"reel:history:(?P<user>\d+):(?P<page>\d+)"):
+class HistoryPageButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"reel:history:(?P<user>\d+):(?P<page>\d+)"
+):
     def __init__(self, user_id: int, page: int, *, label: str = "Next", disabled: bool = False) -> None:
         super().__init__(discord.ui.Button(label=label, style=discord.ButtonStyle.secondary, disabled=disabled,
                                            custom_id=f"reel:history:{user_id}:{page}"))  # fmt: skip
         self.user_id, self.page = user_id, page
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> HistoryPageButton:
         return cls(int(match["user"]), int(match["page"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
         if interaction.user.id != self.user_id:
             await interaction.response.send_message("Use /history to see your own videos.", ephemeral=True)
             return
-        cog: History = interaction.client.get_cog("History")  # type: ignore[attr-defined, assignment]
+        cog: History = interaction.client.get_cog("History")  # type: ignore[attr-defined]
         embed, view = await cog.history_page(interaction.guild_id or 0, self.user_id, self.page)
         await interaction.response.edit_message(embed=embed, view=view)
 
 
-class RepostButton(discord.ui.DynamicItem[discord.ui.Button], template=r"reel:repost:(?P<job_id>[0-9]+)"):
+class RepostButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"reel:repost:(?P<job_id>[0-9]+)"):
     def __init__(self, job_id: int) -> None:
         super().__init__(discord.ui.Button(label="Re-post", style=discord.ButtonStyle.primary,
                                            custom_id=f"reel:repost:{job_id}"))  # fmt: skip
         self.job_id = job_id
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> RepostButton:
         return cls(int(match["job_id"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        cog: History = interaction.client.get_cog("History")  # type: ignore[attr-defined, assignment]
+        cog: History = interaction.client.get_cog("History")  # type: ignore[attr-defined]
         await cog.repost(interaction, self.job_id)
 
 
@@ -93,6 +103,7 @@ class History(commands.Cog):
         text = "\n".join(job_line(job) for job in jobs) or "You have not made any videos in this server yet."
         embed = discord.Embed(title="Your videos", description=text, colour=discord.Colour.blurple())
         embed.set_footer(text=f"Page {page + 1} of {pages} · {total} job(s) · /job id: shows one")
+        embed = fit_embed(embed)
         view = discord.ui.View(timeout=None)
         view.add_item(HistoryPageButton(user_id, max(0, page - 1), label="Previous", disabled=page == 0))
         view.add_item(HistoryPageButton(user_id, page + 1, label="Next", disabled=page >= pages - 1))
@@ -101,9 +112,9 @@ class History(commands.Cog):
     @app_commands.command(name="job", description="Show one job's status and result link")
     @app_commands.guild_only()
     @app_commands.describe(id="The job number (shown as job #… under each video)")
-    async def job(self, interaction: discord.Interaction, id: app_commands.Range[int, 1, 2**62]) -> None:
+    async def job(self, interaction: discord.Interaction, id: JobId) -> None:
         job = await self.bot.storage.get_job(id)  # type: ignore[union-attr]
-        if job is None or job.guild_id != interaction.guild_id:
+        if job is None or not may_see_job(interaction, job):  # the same answer either way: ids reveal nothing
             await interaction.response.send_message(f"There is no job #{id} in this server.", ephemeral=True)
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -134,7 +145,7 @@ class History(commands.Cog):
     async def repost(self, interaction: discord.Interaction, job_id: int) -> None:
         """Download the clip again from the provider's link and post it here, if the link still works."""
         job = await self.bot.storage.get_job(job_id)  # type: ignore[union-attr]
-        if job is None or job.guild_id != interaction.guild_id or job.state is not JobState.COMPLETED:
+        if job is None or not may_see_job(interaction, job) or job.state is not JobState.COMPLETED:
             await interaction.response.send_message("That job has no result to re-post.", ephemeral=True)
             return
         if interaction.user.id != job.user_id and not is_server_admin(interaction):
@@ -153,19 +164,32 @@ class History(commands.Cog):
         await self.bot.storage.update_job(job.id, result_message_id=message.id, channel_id=message.channel.id)  # type: ignore[union-attr]
         await interaction.followup.send(f"Re-posted: {message.jump_url}", ephemeral=True)
 
+    async def _fresh_link(self, job: Job) -> str:
+        """The stored link, or where the provider's links expire (Luma Agents: an hour) a fresh one from
+        re-reading the finished generation."""
+        provider = self.bot.runner.providers.get(job.provider or "") if self.bot.runner else None
+        if provider is not None and provider.capabilities.expiring_urls and job.provider_job_id:
+            try:
+                status = await provider.poll(job.provider_job_id)
+                if status.state is ProviderState.COMPLETED and status.video_url:
+                    return status.video_url
+            except ProviderError as error:
+                log.info("re-post of job %s: no fresh link (%s)", job.id, error.code)
+        return job.video_url or ""
+
     async def _post_again(self, interaction: discord.Interaction, job: Job) -> discord.Message | None:
-        url = job.video_url or ""
-        if not url.startswith(("http://", "https://")) or self.bot.http_session is None:
+        url = await self._fresh_link(job)
+        if not url.startswith(("http://", "https://")) or self.bot.download_session is None:
             return None
         limit = interaction.guild.filesize_limit if interaction.guild else 10 * 1024 * 1024
         temp = media.new_temp_path(Path(self.bot.settings.data_dir) / "tmp")
         try:
             try:
-                await media.download(self.bot.http_session, url, temp, max_bytes=limit)
+                await media.download(self.bot.download_session, url, temp, max_bytes=limit)
                 files = [discord.File(temp, filename=f"reelbot-{job.id}.mp4")]
             except media.MediaTooLargeError:
                 files = []  # too large to upload here: post the link
-            except media.MediaError as error:
+            except MediaError as error:
                 log.info("re-post of job %s: %s", job.id, error)
                 return None
             provider = self.bot.runner.providers.get(job.provider or "") if self.bot.runner else None
@@ -200,7 +224,7 @@ def job_embed(job: Job, position: int | None, deleted: bool) -> discord.Embed:
     elif link:
         embed.add_field(name="Result" if job.result_message_id else "Status", value=f"[Open]({link})", inline=False)
     embed.set_footer(text=f"{_render.job_marker(job.id)} · requested {job.created_at:%Y-%m-%d %H:%M} UTC")
-    return embed
+    return fit_embed(embed)
 
 
 async def setup(bot: commands.Bot) -> None:

@@ -11,7 +11,8 @@ from bot.client import ReelBot
 from bot.domain import Job, JobState
 from bot.policy import describe_costs
 from bot.quotas import Usage
-from cogs._perms import is_server_admin
+from cogs._limits import fit_embed
+from cogs._perms import is_server_admin, may_see_job
 from cogs._render import timestamp
 
 SOURCES = {"server default": "server default", "server setting": "server setting", "role": "from your role",
@@ -40,7 +41,8 @@ class Quota(commands.Cog):
         weights = await self.bot.storage.cost_weights(guild_id)
         recent = await self.bot.storage.user_jobs(guild_id, member.id, limit=25)
         title = "Your video quota" if member.id == interaction.user.id else f"Video quota of {member.display_name}"
-        embed = quota_embed(title, usage, describe_costs(weights), bool(weights), [j for j in recent if j.state.active])
+        active = [j for j in recent if j.state.active and may_see_job(interaction, j)]  # an admin sees their channels
+        embed = quota_embed(title, usage, describe_costs(weights), bool(weights), active)
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
 
@@ -67,7 +69,7 @@ def quota_embed(title: str, usage: Usage, costs: str, weighted: bool, active: li
         state = "queued" if job.state is JobState.QUEUED else "generating"
         lines.append(f"• #{job.id} {state} ({job.cost} unit{'s' if job.cost != 1 else ''}): "
                      f"[{job.request.prompt[:60]}]({where})")  # fmt: skip
-    return discord.Embed(title=title, description="\n".join(lines), colour=discord.Colour.blurple())
+    return fit_embed(discord.Embed(title=title, description="\n".join(lines), colour=discord.Colour.blurple()))
 
 
 async def setup(bot: commands.Bot) -> None:

@@ -10,20 +10,23 @@ from discord.ext import commands
 
 from bot.client import ReelBot
 from bot.domain import Job, JobState, VideoRequest
-from bot.errors import InvalidRequestError
+from bot.errors import InvalidRequestError, ReelbotError
 from bot.jobs import JobProgress
+from bot.text import clean_text
 from cogs import _render
 from cogs._delivery import DiscordObserver
+from cogs._limits import CAMERA_MAX, CHOICE, PROMPT_MAX, check_request_text
 from cogs._modals import on_stale_modal
+from cogs._uploads import file_store, store_keyframes
 from cogs._views import DYNAMIC_ITEMS, may_manage, status_view
 
 log = logging.getLogger(__name__)
 
-PROMPT_MIN, PROMPT_MAX = 3, 5000
+PROMPT_MIN = 3
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp")
 IMAGE_MAX_BYTES = 10 * 1024 * 1024
 ASPECT_RATIOS = ("16:9", "1:1", "9:16", "4:3", "3:4", "21:9", "9:21")
-RESOLUTIONS = ("540p", "720p", "1080p", "4k")
+RESOLUTIONS = ("360p", "540p", "720p", "1080p", "4k")
 DURATIONS = ("5s", "9s", "10s")
 FALLBACK_CONCEPTS = ("static", "push_in", "pull_out", "orbit_left", "orbit_right", "pan_left", "pan_right",
                      "zoom_in", "zoom_out", "crane_up", "crane_down", "handheld", "aerial_drone", "dolly_zoom")  # fmt: skip
@@ -52,7 +55,7 @@ def check_image(attachment: discord.Attachment | None, which: str) -> str | None
 
 
 def check_prompt(prompt: str) -> str:
-    prompt = prompt.strip()
+    prompt = clean_text(prompt).strip()
     if not PROMPT_MIN <= len(prompt) <= PROMPT_MAX:
         raise InvalidRequestError(
             "prompt length",
@@ -73,45 +76,66 @@ class Video(commands.Cog):
         prompt="What should happen in the video (3 to 5000 characters)",
         aspect_ratio="Frame shape (default 16:9)",
         loop="Make the clip loop seamlessly",
-        resolution="Output resolution (default 720p)",
+        resolution="Output resolution (default 720p; 360p is Ray 3.2's fast draft tier)",
         duration="Clip length (default 5s)",
         model="Which model to use (default: the provider's best)",
-        camera="A camera move, e.g. orbit_left or push_in",
+        camera=f"A camera move, e.g. orbit_left or push_in (at most {CAMERA_MAX} characters)",
         start_image="Optional first frame (PNG, JPEG or WebP)",
         end_image="Optional last frame (PNG, JPEG or WebP)",
         enhance="Let the provider expand the prompt where it can",
+        hdr="HDR output (Luma Ray 3.2: 720p/1080p, 5s, where the bot's Luma plan allows it)",
     )
     @app_commands.choices(aspect_ratio=_choices(ASPECT_RATIOS), resolution=_choices(RESOLUTIONS),
                           duration=_choices(DURATIONS))  # fmt: skip
     async def video(
         self,
         interaction: discord.Interaction,
-        prompt: app_commands.Range[str, 1, 6000],
+        prompt: app_commands.Range[str, 1, PROMPT_MAX],
         aspect_ratio: str = "16:9",
         loop: bool = False,
         resolution: str = "720p",
         duration: str = "5s",
-        model: str | None = None,
-        camera: str | None = None,
+        model: app_commands.Range[str, 1, CHOICE] | None = None,
+        camera: app_commands.Range[str, 1, CAMERA_MAX] | None = None,
         start_image: discord.Attachment | None = None,
         end_image: discord.Attachment | None = None,
         enhance: bool = False,
+        hdr: bool = False,
     ) -> None:
         request = VideoRequest(
             prompt=check_prompt(prompt), aspect_ratio=aspect_ratio, loop=loop, resolution=resolution,
-            duration=duration, model=model or None, camera=(camera or "").strip() or None,
+            duration=duration, model=clean_text(model or "") or None, camera=clean_text(camera or "").strip() or None,
             start_image_url=check_image(start_image, "start image"), end_image_url=check_image(end_image, "end image"),
-            enhance=enhance,
+            enhance=enhance, hdr=hdr,
         )  # fmt: skip
-        await self.start_job(interaction, request)
+        await self.start_job(interaction, request, images=(start_image, end_image))
 
     async def start_job(
-        self, interaction: discord.Interaction, request: VideoRequest, *, parent: Job | None = None, kind: str | None = None
+        self, interaction: discord.Interaction, request: VideoRequest, *, parent: Job | None = None,
+        kind: str | None = None, images: tuple[discord.Attachment | None, discord.Attachment | None] = (None, None),
     ) -> Job:
-        """Validate, reserve (the stored job is the reservation), post the status message, queue."""
+        """Validate, store keyframes at a provider that keeps files, reserve (the stored job is the reservation),
+        post the status message, queue."""
         runner = self.bot.runner
         assert runner is not None and self.bot.quotas is not None
+        check_request_text(request)  # in code too: a modified client ignores the options' max_length
         runner.validate(request)
+        store = file_store(runner, request) if any(images) else None
+        if store is None:
+            return await self._reserve_and_queue(interaction, request, parent, kind)
+        await interaction.response.defer()  # reading and uploading the images may outlast Discord's 3 seconds
+        try:
+            request = await store_keyframes(store, request, *images, interaction.user.id)
+            return await self._reserve_and_queue(interaction, request, parent, kind)
+        except ReelbotError:  # refused after the public "thinking…": take it away, the error is answered ephemerally
+            await interaction.delete_original_response()
+            raise
+
+    async def _reserve_and_queue(
+        self, interaction: discord.Interaction, request: VideoRequest, parent: Job | None, kind: str | None
+    ) -> Job:
+        runner = self.bot.runner
+        assert runner is not None and self.bot.quotas is not None
         roles = tuple(role.id for role in getattr(interaction.user, "roles", ()))
         job = await self.bot.quotas.reserve(
             guild_id=interaction.guild_id or 0, channel_id=interaction.channel_id or 0, user_id=interaction.user.id,
@@ -121,11 +145,14 @@ class Video(commands.Cog):
         try:
             progress = JobProgress(JobState.QUEUED, position=runner.queue_length + 1)
             embed = _render.status_embed(job, progress, runner.primary.display_name)
-            response = await interaction.response.send_message(embed=embed, view=status_view(job.id))
+            if interaction.response.is_done():  # deferred while the keyframes were stored
+                message_id = (await interaction.edit_original_response(embed=embed, view=status_view(job.id))).id
+            else:
+                response = await interaction.response.send_message(embed=embed, view=status_view(job.id))
+                message_id = response.message_id or (await interaction.original_response()).id
         except discord.HTTPException:
             await runner.abandon(job.id, "the status message could not be posted")
             raise
-        message_id = response.message_id or (await interaction.original_response()).id
         await self.bot.storage.update_job(job.id, status_message_id=message_id)  # type: ignore[union-attr]
         self.observer.track(job.id, interaction)
         job = await self.bot.storage.get_job(job.id) or job  # type: ignore[union-attr]
@@ -140,7 +167,8 @@ class Video(commands.Cog):
     @video.autocomplete("camera")
     async def camera_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
         concepts = await self.concepts()
-        return [app_commands.Choice(name=c, value=c) for c in concepts if current.lower() in c.lower()][:25]
+        fitting = [c for c in concepts if len(c) <= CHOICE]  # Discord refuses a longer choice
+        return [app_commands.Choice(name=c, value=c) for c in fitting if current.lower() in c.lower()][:25]
 
     async def concepts(self) -> list[str]:
         provider = self.bot.runner.primary if self.bot.runner else None
@@ -170,6 +198,10 @@ class Video(commands.Cog):
         self.observer.forget(job_id)
         who = "you" if interaction.user.id == job.user_id else interaction.user.mention
         text = f"Cancelled by {who}. The quota was refunded."
+        provider = self.bot.runner.providers.get(cancelled.provider or "")  # type: ignore[union-attr]
+        if provider is not None and not provider.capabilities.cancel and cancelled.provider_job_id:
+            text += (f" {provider.display_name} has no way to stop a clip once it has started, so it may still be "
+                     "billed to the bot's account there.")  # fmt: skip
         embed = _render.ended_embed(cancelled, text, self.observer.provider_name(cancelled))
         await interaction.edit_original_response(embed=embed, view=None)
 

@@ -15,6 +15,7 @@ from bot.providers.base import Capabilities, VideoProvider
 __all__ = ["Capabilities", "ProviderContext", "VideoProvider", "build_provider", "build_providers"]
 
 ADAPTER_MODULES = {
+    "luma-agents": "bot.providers.luma_agents",
     "luma": "bot.providers.luma",
     "segmind": "bot.providers.segmind",
     "onemin": "bot.providers.onemin",
@@ -35,7 +36,8 @@ class ProviderContext:
 
 def build_provider(config: ProviderConfig, context: ProviderContext) -> VideoProvider:
     module = importlib.import_module(ADAPTER_MODULES[config.name])
-    return module.create(config, context)
+    provider: VideoProvider = module.create(config, context)
+    return provider
 
 
 def build_providers(settings: Settings, context: ProviderContext) -> list[VideoProvider]:

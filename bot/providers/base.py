@@ -27,6 +27,17 @@ class Capabilities:
     enhance: bool = False
     cancel: bool = False
     concepts: bool = False  # camera presets as provider concepts; otherwise camera goes into the prompt
+    hdr: bool = False
+    hdr_resolutions: tuple[str, ...] = ()
+    hdr_durations: tuple[str, ...] = ()
+    hdr_loop: bool = True  # HDR may be combined with loop
+    hdr_extend: bool = True  # HDR may be combined with extending a clip
+    frame_durations: tuple[str, ...] | None = None  # durations possible with a start/end image or an extension
+    loop_durations: tuple[str, ...] | None = None  # durations possible with loop (None: every duration)
+    expiring_urls: bool = False  # result links expire soon: re-read the generation for a fresh one before a late download
+    # Actions on a finished clip (upscale, audio, modify, reframe, extend, bridge) this provider can run through
+    # its `ClipActions` interface; empty where it has none. /clip and the result menu ask this, never provider names.
+    actions: frozenset[str] = frozenset()
     # model → resolutions/durations it supports, where narrower than the provider-wide lists
     model_resolutions: dict[str, tuple[str, ...]] = field(default_factory=dict)
     model_durations: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -53,14 +64,39 @@ class Capabilities:
             out.append(f"duration `{request.duration}` is not possible; use {_list(durations)}")
         if request.loop and not self.loop:
             out.append("looping is not possible")
-        if request.start_image_url and not self.start_image:
+        if (request.start_image_url or request.start_image_file) and not self.start_image:
             out.append("a start image is not possible")
-        if request.end_image_url and not self.end_image:
+        if (request.end_image_url or request.end_image_file) and not self.end_image:
             out.append("an end image is not possible")
         if request.extend_of and not self.extend:
             out.append("extending a clip is not possible")
-        if request.loop and request.end_image_url:
+        if request.loop and (request.end_image_url or request.end_image_file):
             out.append("loop cannot be combined with an end image (Luma: 'Loop is not supported for end frame')")
+        out += self._combination_problems(request)
+        return out
+
+    def _combination_problems(self, request: VideoRequest) -> list[str]:
+        """The rules that tie options together (Luma Ray 3.2, protocols.md §F.2), each naming what is possible."""
+        out: list[str] = []
+        framed = bool(request.start_image_url or request.start_image_file or request.end_image_url
+                      or request.end_image_file or request.extend_of)  # fmt: skip
+        if framed and self.frame_durations is not None and request.duration not in self.frame_durations:
+            out.append(f"a start/end image or an extension needs duration {_list(self.frame_durations)} "
+                       f"(`{request.duration}` is text-to-video only)")  # fmt: skip
+        if request.loop and self.loop_durations is not None and request.duration not in self.loop_durations:
+            out.append(f"loop needs duration {_list(self.loop_durations)}")
+        if not request.hdr:
+            return out
+        if not self.hdr:
+            return [*out, "HDR is not possible (Luma Ray 3.2 on `luma-agents` offers it)"]
+        if request.resolution not in self.hdr_resolutions:
+            out.append(f"HDR needs resolution {_list(self.hdr_resolutions)} (`{request.resolution}` is SDR only)")
+        if request.duration not in self.hdr_durations:
+            out.append(f"HDR needs duration {_list(self.hdr_durations)}")
+        if request.loop and not self.hdr_loop:
+            out.append("HDR cannot be combined with loop; choose one")
+        if request.extend_of and not self.hdr_extend:
+            out.append("an extension is SDR only; leave HDR off")
         return out
 
 
@@ -75,6 +111,25 @@ def check_request(capabilities: Capabilities, provider_name: str, request: Video
             "; ".join(problems),
             public_message=f"{provider_name} can't do that: " + "; ".join(problems) + ". Nothing was charged.",
         )
+
+
+@runtime_checkable
+class StoresFiles(Protocol):
+    """A provider that keeps uploaded inputs itself (Luma's Files API), so a job's keyframes outlive Discord's
+    CDN links. Absent where the provider only takes URLs."""
+
+    async def upload_image(self, data: bytes, *, mime_type: str, filename: str, requester_id: int | None) -> str:
+        """Store one keyframe image; returns the id that `VideoRequest.start_image_file`/`end_image_file` carry."""
+
+
+@runtime_checkable
+class ClipActions(Protocol):
+    """The place for actions on a finished clip (upscale, audio, modify, reframe, extend, bridge): a provider
+    implements `start_action` for the names in `capabilities.actions`; absent where it can do none. Each action
+    is a new generation polled like any other (`poll`)."""
+
+    async def start_action(self, action: str, source_job_id: str, options: dict[str, str]) -> ProviderStatus:
+        """Start `action` on the provider's finished generation `source_job_id`; returns the first status."""
 
 
 @runtime_checkable

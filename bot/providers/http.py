@@ -11,7 +11,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -32,12 +32,18 @@ from bot.errors import (
 log = logging.getLogger(__name__)
 
 MAX_RETRY_AFTER = 60.0
+# Provider answers are small JSON documents (a generation, a page of them). Anything larger is not an answer:
+# the cap counts the bytes after aiohttp's transparent gzip/deflate/br decoding, so a compressed bomb stops
+# at the same point as an endless body.
+MAX_BODY_BYTES = 4 * 1024 * 1024
+MAX_JSON_DEPTH = 64
+READ_CHUNK = 64 * 1024
 
 
 def backoff_delay(attempt: int, *, base: float = 0.5, cap: float = 8.0, rng: random.Random | None = None) -> float:
     """Full-jitter exponential backoff (attempt 0 → up to `base`)."""
-    rng = rng or random
-    return rng.uniform(0, min(cap, base * (2**attempt)))
+    uniform = rng.uniform if rng is not None else random.uniform
+    return uniform(0, min(cap, base * (2**attempt)))
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:
@@ -146,14 +152,17 @@ class HttpTransport:
         idempotent: bool | None = None,
         timeout: aiohttp.ClientTimeout | None = None,
         accept_status: tuple[int, ...] = (),
+        form: Callable[[], aiohttp.FormData] | None = None,
     ) -> Any:
-        """Send, classify, retry where safe; returns the parsed JSON (None for an empty body)."""
+        """Send, classify, retry where safe; returns the parsed JSON (None for an empty body). `form` builds a
+        multipart body (afresh for each attempt: aiohttp sends a FormData only once) instead of `json_body`."""
         idempotent = method.upper() in ("GET", "DELETE", "HEAD") if idempotent is None else idempotent
         attempt = 0
         waited_for_rate_limit = 0.0
         while True:
             try:
-                return await self._timed(method, path, json_body, params, timeout, accept_status)
+                body = form() if form is not None else json_body
+                return await self._timed(method, path, body, params, timeout, accept_status)
             except ProviderRateLimitError as error:
                 # A 429 means nothing was created, so even a create may be repeated after the wait.
                 delay = error.retry_after if error.retry_after is not None else backoff_delay(attempt + 2)
@@ -175,7 +184,8 @@ class HttpTransport:
             attempt += 1
             await self.clock.sleep(delay)
 
-    async def _timed(self, method, path, json_body, params, timeout, accept_status) -> Any:
+    async def _timed(self, method: str, path: str, json_body: Any, params: Any, timeout: Any,
+                     accept_status: tuple[int, ...]) -> Any:  # fmt: skip
         """One attempt, measured for /metrics in wall-clock seconds (not the injected clock: an operator
         wants the real latency) and counted by error code when it fails."""
         call = metrics.call_label(method, path)
@@ -191,17 +201,19 @@ class HttpTransport:
         finally:
             metrics.PROVIDER_LATENCY.observe(time.perf_counter() - started, provider=self.provider, call=call)
 
-    async def _once(self, method, path, json_body, params, timeout, accept_status) -> Any:
+    async def _once(self, method: str, path: str, json_body: Any, params: Any, timeout: Any,
+                    accept_status: tuple[int, ...]) -> Any:  # fmt: skip
         try:
             async with self.session.request(
                 method,
                 self.url(path),
-                json=json_body,
+                json=None if isinstance(json_body, aiohttp.FormData) else json_body,
+                data=json_body if isinstance(json_body, aiohttp.FormData) else None,
                 params=params,
                 headers=self.headers,
                 timeout=timeout or self.timeout,
             ) as response:
-                text = await response.text(errors="replace")  # bytes that aren't UTF-8 are malformed, not a crash
+                raw = await read_capped(response, MAX_BODY_BYTES)
                 status = response.status
                 headers = response.headers
         except aiohttp.ClientConnectorError:
@@ -210,6 +222,12 @@ class HttpTransport:
             raise ProviderTimeoutError(
                 f"{self.provider}: {type(error).__name__} on {method} {path}", provider=self.provider
             ) from None
+        if raw is None:
+            raise ProviderProtocolError(
+                f"{self.provider}: answer to {method} {path} is over {MAX_BODY_BYTES} bytes",
+                provider=self.provider, status=status,
+            )
+        text = raw.decode("utf-8", errors="replace")  # bytes that aren't UTF-8 are malformed, not a crash
         body = parse_body(text)
         if status >= 400 and status not in accept_status:
             raise error_for_status(self.provider, status, body, headers, self.secrets)
@@ -223,10 +241,45 @@ class HttpTransport:
 _MALFORMED: Any = object()
 
 
+async def read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes | None:
+    """The (decoded) body, or None as soon as it passes `limit` bytes; the rest is never read."""
+    declared = response.content_length
+    if declared is not None and declared > limit:
+        return None
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(READ_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            return None
+        parts.append(chunk)
+    return b"".join(parts)
+
+
 def parse_body(text: str) -> Any:
     if not text:
         return None
     try:
-        return json.loads(text)
+        body = json.loads(text)
+    except RecursionError:  # nesting deeper than the interpreter's stack: a protocol error, not a crash
+        return _MALFORMED
     except ValueError:
         return _MALFORMED if text.lstrip().startswith(("{", "[")) else text
+    return body if _depth_within(body, MAX_JSON_DEPTH) else _MALFORMED
+
+
+def _depth_within(value: Any, limit: int) -> bool:
+    """True if `value` nests containers at most `limit` deep (iterative: deep input can't overflow the stack)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return False
+        stack.extend((child, depth + 1) for child in children)
+    return True

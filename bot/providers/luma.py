@@ -127,10 +127,16 @@ class LumaProvider:
             raise InvalidRequestError(
                 "extend with a start image", public_message="An extension can't also have a start image."
             )
+        model = request.model or self.capabilities.default_model
+        if model not in self.capabilities.models:  # lumaai 1.21.0 types `model` as Literal["ray-2", "ray-flash-2"]
+            raise InvalidRequestError(
+                f"luma model {model!r}",
+                public_message=f"Luma has no model `{model}`; choose `ray-2` or `ray-flash-2`. Nothing was charged.",
+            )
         prompt = request.prompt.strip()
         body: dict[str, Any] = {
             "generation_type": "video",
-            "model": request.model or self.capabilities.default_model,
+            "model": model,
             "aspect_ratio": request.aspect_ratio,
             "loop": request.loop,
             "resolution": request.resolution,
@@ -230,7 +236,8 @@ class LumaProvider:
         for key, name in (("model", "model"), ("version", "model"), ("generation_type", "type"), ("type", "type")):
             if isinstance(data.get(key), str):
                 extra.setdefault(name, data[key])
-        assets = data.get("assets") if isinstance(data.get("assets"), dict) else {}
+        found = data.get("assets")
+        assets: dict[str, Any] = found if isinstance(found, dict) else {}
         if isinstance(assets.get("image"), str):
             extra["thumbnail_url"] = assets["image"]
         if state is ProviderState.COMPLETED:

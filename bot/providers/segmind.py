@@ -1,4 +1,4 @@
-"""Segmind gateway: Luma Ray 2 and Luma's first model (protocols.md §B.1).
+"""Segmind gateway: Luma Ray 2, Ray Flash 2 and Luma's first model (protocols.md §B.1).
 
 Two transports. v2 (async): `POST /v2/{slug}` answers at once with a request id; we poll
 `/v2/requests/{id}/status` and read the clip URL from `/v2/requests/{id}`. v1 (sync, the seed endpoints):
@@ -9,7 +9,11 @@ v1 "maintenance mode", but that luma slugs exist on v2 is only inferred, so in "
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -35,26 +39,69 @@ from bot.providers.http import HttpTransport, error_detail, error_for_status, pa
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.segmind.com"
-MODEL_SLUGS = {"luma-ray": "luma-ray-txt-2-video", "luma-v1": "luma-txt-2-video"}
-RESOLUTION_SLUGS = frozenset({"luma-ray-txt-2-video"})  # only the Ray slug takes `resolution`
 MODES = ("auto", "async", "sync")
 # v1 holds the connection while the clip renders (~62 s typical, minutes on a cold boot).
 SYNC_TIMEOUT = aiohttp.ClientTimeout(total=900, connect=10, sock_read=600)
 V2_STATES = {"QUEUED": ProviderState.QUEUED, "PROCESSING": ProviderState.RUNNING}
 CREDITS_HEADER = "x-remaining-credits"
+RAW_ANSWER_LIMIT = 200  # characters of an unreadable result kept in the job's failure detail (and 2000 in the log)
+
+# Segmind's Luma slugs and what each takes. `segmind` 1.3.0 has no per-model types (`run(slug, **params)`
+# forwards the body verbatim), so the model pages are the source:
+#   luma-ray-txt-2-video  prompt, aspect_ratio (7), loop, resolution (default 720p; the page prints no list:
+#                         1080p is Ray 2's own, unconfirmed at Segmind)
+#                         https://platform-website-v4-ocsh07i9o-segmind.vercel.app/models/luma-ray-txt-2-video/api
+#   luma-ray-img-2-video  prompt, start_frame (an image URL), aspect_ratio (1:1 16:9 2:3 3:2 4:5 5:4 9:16 9:21 21:9:
+#                         no 4:3/3:4), loop, resolution, concepts — https://www.segmind.com/models/luma-ray-img-2-video/api
+#   ray-flash-2-720p      prompt, aspect_ratio (7), duration 5|9 (an integer), loop, start_image_url, end_image_url;
+#                         also on v2 — https://www.segmind.com/models/ray-flash-2-720p/api,
+#                         https://segmind.com/models/ray-flash-2-720p/api ("POST /v2/ray-flash-2-720p")
+#   luma-txt-2-video      prompt, aspect_ratio (7), loop; Luma's first model, still listed ($0.95)
+#                         https://www.segmind.com/models/luma-txt-2-video/api
+# Not offered: luma-ray-3-2 exists (https://www.segmind.com/models/luma-ray-3-2/api, v2) but the stored page's
+# parameter list is cut off; Ray 3.2 is served by the luma-agents provider.
+TEXT_SLUGS = {"luma-ray": "luma-ray-txt-2-video", "ray-flash-2": "ray-flash-2-720p", "luma-v1": "luma-txt-2-video"}
+IMAGE_SLUGS = {"luma-ray": "luma-ray-img-2-video", "ray-flash-2": "ray-flash-2-720p"}  # with a start image
+END_IMAGE_MODELS = ("ray-flash-2",)
+IMG2VIDEO_ASPECT_RATIOS = ("1:1", "16:9", "9:16", "9:21", "21:9")  # luma-ray-img-2-video's list ∩ ours
+
+
+@dataclass(frozen=True)
+class SegmindCapabilities(Capabilities):
+    """The provider-wide table plus the per-model image rules the shared one has no column for."""
+
+    def problems(self, request: VideoRequest) -> list[str]:
+        out = Capabilities.problems(self, request)
+        model = request.model or self.default_model
+        if model not in self.models:
+            return out
+        if request.start_image_url and model not in IMAGE_SLUGS:
+            out.append(f"a start image is not possible with `{model}`; use {_names(tuple(IMAGE_SLUGS))}")
+        if request.end_image_url and model not in END_IMAGE_MODELS:
+            out.append(f"an end image is not possible with `{model}`; use {_names(END_IMAGE_MODELS)}")
+        if model == "luma-ray" and request.start_image_url and request.aspect_ratio not in IMG2VIDEO_ASPECT_RATIOS:
+            out.append(f"with a start image `luma-ray` takes aspect ratio {_names(IMG2VIDEO_ASPECT_RATIOS)}")
+        return out
+
+
+def _names(values: tuple[str, ...]) -> str:
+    return ", ".join(f"`{v}`" for v in values)
 
 
 class SegmindProvider:
     name = "segmind"
     display_name = "Segmind"
-    capabilities = Capabilities(
-        models=tuple(MODEL_SLUGS),
+    capabilities = SegmindCapabilities(
+        models=tuple(TEXT_SLUGS),
         default_model="luma-ray",
         aspect_ratios=ALL_ASPECT_RATIOS,
         resolutions=("720p", "1080p"),
-        durations=("5s",),
+        durations=("5s", "9s"),
         loop=True,
-        model_resolutions={"luma-v1": ("720p",)},  # Luma's first model has no resolution switch
+        start_image=True,  # luma-ray and ray-flash-2 (SegmindCapabilities refuses it on luma-v1)
+        end_image=True,  # ray-flash-2 only
+        model_resolutions={"luma-v1": ("720p",), "ray-flash-2": ("720p",)},
+        model_durations={"luma-ray": ("5s",), "luma-v1": ("5s",)},  # only ray-flash-2-720p takes `duration`
     )
     # A clip takes about a minute; polling every 5 s costs little latency and respects the free tier's 5 RPM.
     poll_interval = 5.0
@@ -85,7 +132,8 @@ class SegmindProvider:
 
     async def submit(self, request: VideoRequest) -> ProviderStatus:
         check_request(self.capabilities, self.display_name, request)
-        slug = MODEL_SLUGS[request.model or self.capabilities.default_model]
+        model = request.model or self.capabilities.default_model
+        slug = IMAGE_SLUGS[model] if request.start_image_url else TEXT_SLUGS[model]
         body = _body(slug, request)
         try:
             if self.mode == "sync" or slug in self._v1_only:
@@ -103,7 +151,7 @@ class SegmindProvider:
                       "whose jobs failed were refunded", error.detail)  # fmt: skip
             raise
 
-    async def _submit_async(self, slug: str, body: dict) -> ProviderStatus:
+    async def _submit_async(self, slug: str, body: dict[str, Any]) -> ProviderStatus:
         answer = await self._http.request_json("POST", f"/v2/{slug}", json_body=body, idempotent=False)
         request_id = answer.get("request_id") if isinstance(answer, dict) else None
         if not isinstance(request_id, str) or not request_id or " " in request_id:
@@ -117,7 +165,7 @@ class SegmindProvider:
         raw = str(answer.get("status") or "QUEUED")
         return ProviderStatus(ProviderState.QUEUED, provider_job_id=job_id, raw_state=raw, extra=self._extra())
 
-    async def _submit_sync(self, slug: str, body: dict) -> ProviderStatus:
+    async def _submit_sync(self, slug: str, body: dict[str, Any]) -> ProviderStatus:
         """One POST, never retried: the answer is the clip itself, streamed to a temp file."""
         dest = media.new_temp_path(self._context.temp_dir)
         try:
@@ -130,8 +178,8 @@ class SegmindProvider:
                     answer = parse_body((await response.content.read(64 * 1024)).decode("utf-8", "replace"))
                     if response.status != 200:
                         raise error_for_status(self.name, response.status, answer, response.headers, self._http.secrets)
-                    detail = redact(error_detail(answer), self._http.secrets)
-                    raise ProviderProtocolError(f"segmind: v1 answered JSON, not a video: {detail}", provider=self.name)
+                    await media.remove_quietly(dest)
+                    return self._sync_json_answer(slug, answer)
                 if not kind.startswith(("video/", "application/octet-stream")):
                     # The seed pages say "image/jpeg" (a template leftover): the magic bytes decide.
                     log.warning("segmind: v1 answered Content-Type %r; checking the bytes", kind)
@@ -151,6 +199,21 @@ class SegmindProvider:
             raise
         return ProviderStatus(ProviderState.COMPLETED, video_file=dest, raw_state="COMPLETED", extra=self._extra())
 
+    def _sync_json_answer(self, slug: str, answer: object) -> ProviderStatus:
+        """A v1 200 in JSON (the current pages' examples read `response.json()`): a clip URL, an error, or an answer
+        about a paid clip we can't read, which is kept rather than lost."""
+        if not isinstance(answer, dict | list | str):  # cut off mid-object, or empty
+            raise ProviderProtocolError("segmind: v1 answered unreadable JSON, not a video", provider=self.name)
+        video_url = find_video_url(answer if isinstance(answer, dict) else {"output": answer})
+        if video_url is not None:
+            return ProviderStatus(ProviderState.COMPLETED, video_url=video_url, raw_state="COMPLETED", extra=self._extra())
+        if isinstance(answer, dict) and answer.get("error"):
+            reason = redact(error_detail(answer), self._http.secrets)
+            return ProviderStatus(
+                ProviderState.FAILED, failure_reason=reason, user_fault=is_moderation_reason(reason), raw_state="FAILED"
+            )
+        return self._unreadable_result(None, f"the sync call to {slug}", answer)
+
     async def poll(self, provider_job_id: str) -> ProviderStatus:
         kind, _, rest = provider_job_id.partition(":")
         if kind != "v2" or not rest:
@@ -167,12 +230,25 @@ class SegmindProvider:
         status = self._v2_status(provider_job_id, result)
         if status.state is not ProviderState.COMPLETED:
             return status
-        video_url = _output_url(result.get("output"))
+        video_url = find_video_url(result)
         if video_url is None:
-            raise ProviderProtocolError("segmind: COMPLETED without an output URL", provider=self.name)
+            return self._unreadable_result(provider_job_id, f"request {request_id}", result)
         return ProviderStatus(
             ProviderState.COMPLETED, provider_job_id=provider_job_id, video_url=video_url,
             raw_state="COMPLETED", extra=self._extra(),
+        )  # fmt: skip
+
+    def _unreadable_result(self, job_id: str | None, where: str, result: object) -> ProviderStatus:
+        """COMPLETED with no video we can find: the clip was paid for, so keep Segmind's answer in the job and say
+        where the clip may still be, instead of failing as if nothing happened."""
+        raw = redact(json.dumps(result, default=str)[:2000], self._http.secrets)
+        log.error("segmind: %s COMPLETED but no video URL in its answer (a clip may exist at Segmind): %s",
+                  where, raw)  # fmt: skip
+        detail = raw if len(raw) <= RAW_ANSWER_LIMIT else raw[: RAW_ANSWER_LIMIT - 1] + "…"
+        return ProviderStatus(
+            ProviderState.FAILED, provider_job_id=job_id, raw_state="COMPLETED",
+            failure_reason=f"Segmind finished {where}, but its answer holds no video the bot can read; "
+                           f"a clip may exist at Segmind (kept 1 hour). Segmind answered: {detail}",
         )  # fmt: skip
 
     async def _get_v2(self, url: str) -> object:
@@ -226,7 +302,7 @@ class SegmindProvider:
             isinstance(u, str) and " " not in u and urlsplit(u)[:2] == (base.scheme, base.netloc) for u in urls
         )
 
-    def _note_credits(self, headers) -> None:
+    def _note_credits(self, headers: Mapping[str, str]) -> None:
         if headers.get(CREDITS_HEADER) is not None:
             self.remaining_credits = headers[CREDITS_HEADER]
 
@@ -234,24 +310,54 @@ class SegmindProvider:
         return {"remaining_credits": self.remaining_credits} if self.remaining_credits is not None else {}
 
 
-def _body(slug: str, request: VideoRequest) -> dict:
+def _body(slug: str, request: VideoRequest) -> dict[str, Any]:
     prompt = request.prompt
     if request.camera:  # no concepts API: Segmind's page says to write the camera move into the prompt
         prompt += f", camera {request.camera.replace('_', ' ')}"
     # Always send `loop`: one doc says it defaults to false, another "1" (contradiction #6).
-    body: dict = {"prompt": prompt, "aspect_ratio": request.aspect_ratio, "loop": bool(request.loop)}
-    if slug in RESOLUTION_SLUGS:
+    body: dict[str, Any] = {"prompt": prompt, "aspect_ratio": request.aspect_ratio, "loop": bool(request.loop)}
+    if slug in ("luma-ray-txt-2-video", "luma-ray-img-2-video"):
         body["resolution"] = request.resolution
+    if slug == "luma-ray-img-2-video":
+        body["start_frame"] = request.start_image_url
+    if slug == "ray-flash-2-720p":
+        body["duration"] = int(request.duration.removesuffix("s"))  # the page types it as an integer: 5 or 9
+        if request.start_image_url:
+            body["start_image_url"] = request.start_image_url
+        if request.end_image_url:
+            body["end_image_url"] = request.end_image_url
     return body
 
 
-def _output_url(output: object) -> str | None:
-    """`output` is model-specific: a URL, a list of URLs, or an object holding one."""
-    if isinstance(output, list) and output:
-        output = output[0]
-    if isinstance(output, dict):
-        output = output.get("video") or output.get("url")
-    return output if isinstance(output, str) and output.startswith(("http://", "https://")) else None
+VIDEO_KEYS = ("video", "video_url", "url", "output", "videos", "outputs")
+_MAX_DEPTH = 4
+_MAX_ITEMS = 20
+
+
+def find_video_url(result: object) -> str | None:
+    """The clip's URL in a v2 result. The SDK says `output` is model-specific: a URL string, a list of them (also
+    nested), or an object under `video`/`video_url`/`url`/`output`; some models put those keys beside `output`."""
+    found = _output_url(result.get("output")) if isinstance(result, dict) else None
+    if found is None and isinstance(result, dict):
+        found = _output_url({k: result[k] for k in VIDEO_KEYS if k != "output" and k in result})
+    return found
+
+
+def _output_url(output: object, depth: int = 0) -> str | None:
+    """The first http(s) URL in `output`, looking through lists and the video keys, at most 4 levels deep."""
+    if isinstance(output, str):
+        return output if output.startswith(("http://", "https://")) and " " not in output else None
+    if depth >= _MAX_DEPTH:
+        return None
+    if isinstance(output, list):
+        for item in output[:_MAX_ITEMS]:
+            if (found := _output_url(item, depth + 1)) is not None:
+                return found
+    elif isinstance(output, dict):
+        for key in VIDEO_KEYS:
+            if (found := _output_url(output.get(key), depth + 1)) is not None:
+                return found
+    return None
 
 
 def create(config: ProviderConfig, context: ProviderContext) -> SegmindProvider:

@@ -15,11 +15,14 @@ import aiohttp
 
 from bot.config import ProviderConfig, Secret
 from bot.domain import ProviderStatus, VideoRequest
+from bot.errors import is_moderation_reason
 from bot.providers import ProviderContext, VideoProvider, build_provider
 from bot.providers.luma import LumaProvider
+from bot.providers.luma_agents import LumaAgentsProvider
 from bot.providers.onemin import OneMinProvider
 from bot.providers.segmind import SegmindProvider
 from tests.fakes.luma import FakeLuma
+from tests.fakes.luma_agents import FakeLumaAgents
 from tests.fakes.onemin import FakeOneMin
 from tests.fakes.segmind import FakeSegmind
 from tests.fakes.umami import FakeUmami
@@ -41,6 +44,8 @@ class Harness:
     credits_status: ClassVar[int]  # the HTTP status this provider uses for "out of credits"
     # A 429 on create means nothing was created, so the shared transport repeats it after Retry-After.
     repeats_create_after_429: ClassVar[bool] = True
+    # A model error is sent once more as a new generation (Luma Agents: failure_code generation_failed).
+    retries_failed_generation: ClassVar[bool] = False
     mode: ClassVar[str | None] = None
 
     def __init__(self, session: aiohttp.ClientSession, clock, temp_dir) -> None:
@@ -152,6 +157,29 @@ class LumaHarness(Harness):
 
     def fail_generation(self, reason: str) -> None:
         self.fake.fail_next_generation(reason)
+
+
+class LumaAgentsHarness(LumaHarness):
+    id = "luma-agents"
+    name = "luma-agents"
+    key = "luma-api-shared-contract-key-b83e"
+    CREATE = "/generations"
+    retries_failed_generation = True
+
+    def make_fake(self) -> FakeLumaAgents:
+        return FakeLumaAgents(api_key=self.key)
+
+    def slow_provider(self) -> VideoProvider:
+        return LumaAgentsProvider(
+            self.session, api_key=self.key, clock=self.clock, base_url=self.fake.base_url, timeout=SHORT_TIMEOUT
+        )
+
+    def fail_generation(self, reason: str) -> None:
+        # The Agents API says whose fault by failure_code; a model error fails its one retry too here.
+        if is_moderation_reason(reason):
+            self.fake.fail_next_generation("content_moderated", reason)
+        else:
+            self.fake.fail_next_generation("generation_failed", reason, times=2)
 
 
 class SegmindHarness(Harness):
@@ -294,4 +322,5 @@ class UmamiHarness(Harness):
         self.fake.failure_reason = reason
 
 
-HARNESSES: tuple[type[Harness], ...] = (LumaHarness, SegmindHarness, SegmindSyncHarness, OneMinHarness, UmamiHarness)
+HARNESSES: tuple[type[Harness], ...] = (
+    LumaAgentsHarness, LumaHarness, SegmindHarness, SegmindSyncHarness, OneMinHarness, UmamiHarness)

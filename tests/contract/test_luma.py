@@ -13,6 +13,7 @@ from bot.config import ProviderConfig, Secret
 from bot.domain import ProviderState, VideoRequest
 from bot.errors import (
     ConfigError,
+    InvalidRequestError,
     MediaError,
     ProviderAuthError,
     ProviderProtocolError,
@@ -183,7 +184,6 @@ async def test_concepts_come_from_the_live_list(luma, luma_fake):
         (VideoRequest(prompt="a loop", loop=True, start_image_url="https://cdn/a.png",
                       end_image_url="https://cdn/b.png"), "Loop is not supported for keyframes"),
         (VideoRequest(prompt="too sharp", resolution="8k"), "Invalid resolution"),
-        (VideoRequest(prompt="old model", model="ray-1-6"), "Invalid model"),
         (VideoRequest(prompt="more please", extend_of="00000000-0000-4000-8000-000000000000"), "not found"),
     ],
 )  # fmt: skip
@@ -194,6 +194,14 @@ async def test_luma_validation_errors_surface_as_rejected(luma, luma_fake, reque
     assert detail in caught.value.public_message
     assert caught.value.status in (400, 404)
     assert luma_fake.generations == {} and len(luma_fake.requests_to("POST", CREATE)) == 1
+
+
+async def test_a_model_the_sdk_does_not_know_is_refused_before_sending(luma, luma_fake):
+    """lumaai 1.21.0 allows only ray-2/ray-flash-2: `ray-1-6` is refused locally (InvalidRequestError), nothing sent."""
+    with pytest.raises(InvalidRequestError) as caught:
+        await luma.submit(VideoRequest(prompt="old model", model="ray-1-6"))
+    assert "ray-2" in caught.value.public_message and "Nothing was charged" in caught.value.public_message
+    assert luma_fake.requests_to("POST") == []
 
 
 async def test_extend_of_unfinished_generation_is_rejected(luma, luma_fake):

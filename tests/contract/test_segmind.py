@@ -391,6 +391,8 @@ async def test_create_builds_from_config_and_requires_a_key(session, clock, tmp_
     context = ProviderContext(session=session, clock=clock, temp_dir=tmp_path)
     provider = segmind.create(ProviderConfig("segmind", Secret(KEY), fake.base_url), context)
     assert provider.name == "segmind" and provider.capabilities.default_model == "luma-ray"
-    assert provider.capabilities.loop and not provider.capabilities.start_image and not provider.capabilities.cancel
+    caps = provider.capabilities
+    assert caps.models == ("luma-ray", "ray-flash-2", "luma-v1")
+    assert caps.loop and caps.start_image and caps.end_image and not caps.cancel
     with pytest.raises(ConfigError):
         segmind.create(ProviderConfig("segmind", None, fake.base_url), context)

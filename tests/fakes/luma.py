@@ -30,6 +30,10 @@ ASPECT_RATIOS = ("1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21")
 RESOLUTIONS = ("540p", "720p", "1080p", "4k")
 DURATIONS = ("5s", "9s")
 STATES = ("queued", "dreaming", "completed", "failed")
+MODIFY_MODES = tuple(f"{kind}_{n}" for kind in ("adhere", "flex", "reimagine") for n in (1, 2, 3))
+REFRAME_INTS = (
+    "grid_position_x", "grid_position_y", "resized_height", "resized_width", "x_end", "x_start", "y_end", "y_start",
+)  # fmt: skip
 # protocols.md §A.3 (third-party list; the live one comes from /generations/concepts/list)
 CONCEPTS = (
     "truck_left", "pan_right", "pedestal_down", "low_angle", "pedestal_up", "selfie", "pan_left",
@@ -71,6 +75,7 @@ class FakeGeneration:
     polls: int = 0
     pinned: bool = False  # set_state() was used: no automatic progression
     fail_with: str | None = None  # fail instead of completing
+    source_id: str | None = None  # the generation an upscale/audio action works on
 
     def to_json(self, base_url: str) -> dict[str, Any]:
         assets = None
@@ -101,10 +106,11 @@ class _Injection:
 
 
 class _Rejected(Exception):
-    def __init__(self, status: int, detail: str) -> None:
+    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
+        self.headers = headers
 
 
 class FakeLuma:
@@ -168,6 +174,11 @@ class FakeLuma:
         app.router.add_get("/generations/concepts/list", self._concepts)
         app.router.add_get("/generations/{id}", self._get)
         app.router.add_delete("/generations/{id}", self._delete)
+        # §A.10: actions on a finished generation (lumaai 1.21.0 `generations.upscale/audio`, `video.modify/reframe`)
+        app.router.add_post("/generations/{id}/upscale", self._upscale)
+        app.router.add_post("/generations/{id}/audio", self._audio)
+        app.router.add_post("/generations/video/modify", self._modify)
+        app.router.add_post("/generations/video/reframe", self._reframe)
         app.router.add_get("/credits", self._credits)
         app.router.add_get("/ping", self._ping)
         app.router.add_get("/assets/{name}", self._asset)
@@ -283,7 +294,7 @@ class FakeLuma:
         try:
             return await handler(request)
         except _Rejected as rejected:
-            return _detail(rejected.status, rejected.detail)
+            return _detail(rejected.status, rejected.detail, rejected.headers)
 
     def _take_injection(self, method: str, path: str) -> _Injection | None:
         for injection in self._injections:
@@ -331,23 +342,33 @@ class FakeLuma:
     # --- handlers --------------------------------------------------------------------------------
 
     async def _create(self, request: web.Request) -> web.Response:
+        body = self._body(request)
+        self._validate(body)
+        return self._accept(body, body["model"], status=201)
+
+    def _body(self, request: web.Request) -> dict[str, Any]:
+        """The JSON object of a create, after the rate limits (which answer 429 with an optional retry-after)."""
         try:
             self._check_rate_limits()
         except _Rejected as rejected:
             headers = {}
             if self.rate_limit_retry_after is not None:
                 headers["retry-after"] = f"{self.rate_limit_retry_after:g}"
-            return _detail(429, rejected.detail, headers)
+            raise _Rejected(429, rejected.detail, headers) from None
         body = request[_JSON]
         if not isinstance(body, dict):
             raise _Rejected(400, "Request body must be a JSON object")
-        self._validate(body)
+        return body
+
+    def _accept(self, body: dict[str, Any], model: str, *, status: int, source: str | None = None) -> web.Response:
+        """Create (and charge) a queued generation for a validated request; answer with it."""
         gen = FakeGeneration(
             id=str(uuid.uuid4()),
-            model=body["model"],
+            model=model,
             request=body,
             created_at=self.now().isoformat().replace("+00:00", "Z"),
             fail_with=self._failures.popleft() if self._failures else None,
+            source_id=source,
         )
         self.generations[gen.id] = gen
         self._active.add(gen.id)
@@ -357,8 +378,60 @@ class FakeLuma:
         self.credit_balance -= self.cost_per_generation
         if self._garbled_creates:
             self._garbled_creates -= 1
-            return web.Response(status=201, text='{"id": "' + gen.id[:8], content_type="application/json")
-        return web.json_response(gen.to_json(self.base_url), status=201)
+            return web.Response(status=status, text='{"id": "' + gen.id[:8], content_type="application/json")
+        return web.json_response(gen.to_json(self.base_url), status=status)
+
+    # --- §A.10 actions ---------------------------------------------------------------------------
+
+    async def _upscale(self, request: web.Request) -> web.Response:
+        source = self._completed_source(request.match_info["id"])
+        body = self._body(request)
+        _only(body, ("generation_type", "resolution", "callback_url"))
+        _expect(body, "generation_type", ("upscale_video",), required=False)
+        _expect(body, "resolution", RESOLUTIONS, required=False)
+        return self._accept(body, source.model, status=200, source=source.id)
+
+    async def _audio(self, request: web.Request) -> web.Response:
+        source = self._completed_source(request.match_info["id"])
+        body = self._body(request)
+        _only(body, ("generation_type", "prompt", "negative_prompt", "callback_url"))
+        _expect(body, "generation_type", ("add_audio",), required=False)
+        for name in ("prompt", "negative_prompt"):
+            if name in body and not isinstance(body[name], str):
+                raise _Rejected(400, f"{name} must be a string")
+        return self._accept(body, source.model, status=200, source=source.id)
+
+    async def _modify(self, request: web.Request) -> web.Response:
+        body = self._body(request)
+        _only(body, ("generation_type", "media", "mode", "model", "callback_url", "first_frame", "prompt"))
+        _expect(body, "generation_type", ("modify_video",))
+        _expect(body, "mode", MODIFY_MODES)
+        _expect(body, "model", MODELS)
+        _media(body, "media", required=True)
+        _media(body, "first_frame", required=False)
+        return self._accept(body, body["model"], status=201)
+
+    async def _reframe(self, request: web.Request) -> web.Response:
+        body = self._body(request)
+        allowed = ("aspect_ratio", "generation_type", "media", "model", "callback_url", "first_frame", "prompt")
+        _only(body, allowed + REFRAME_INTS)
+        _expect(body, "generation_type", ("reframe_video",))
+        _expect(body, "aspect_ratio", ASPECT_RATIOS)
+        _expect(body, "model", MODELS)
+        _media(body, "media", required=True)
+        _media(body, "first_frame", required=False)
+        for name in REFRAME_INTS:
+            if name in body and (isinstance(body[name], bool) or not isinstance(body[name], int)):
+                raise _Rejected(400, f"{name} must be an integer")
+        return self._accept(body, body["model"], status=201)
+
+    def _completed_source(self, generation_id: str) -> FakeGeneration:
+        source = self.generations.get(generation_id)
+        if source is None:
+            raise _Rejected(404, f"Generation {generation_id} not found")
+        if source.state != "completed":
+            raise _Rejected(400, f"Generation {source.id} is not completed")
+        return source
 
     def _validate(self, body: dict[str, Any]) -> None:
         if body.get("generation_type", "video") != "video":
@@ -454,6 +527,8 @@ class FakeLuma:
             offset = int(request.query.get("offset", 0))
         except ValueError:
             raise _Rejected(400, "limit and offset must be integers") from None
+        if limit < 1 or offset < 0:
+            raise _Rejected(400, "limit must be positive and offset not negative")
         newest_first = list(reversed(self.generations.values()))
         page = newest_first[offset : offset + limit]
         return web.json_response({
@@ -504,6 +579,29 @@ class FakeLuma:
 
 def _detail(status: int, detail: str, headers: dict[str, str] | None = None) -> web.Response:
     return web.json_response({"detail": detail}, status=status, headers=headers)
+
+
+def _only(body: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise _Rejected(400, f"Unknown field(s): {', '.join(unknown)}")
+
+
+def _expect(body: dict[str, Any], name: str, allowed: tuple[str, ...], *, required: bool = True) -> None:
+    if name not in body and not required:
+        return
+    if body.get(name) not in allowed:
+        raise _Rejected(400, f"Invalid {name} {body.get(name)!r}; expected one of {', '.join(allowed)}")
+
+
+def _media(body: dict[str, Any], name: str, *, required: bool) -> None:
+    """`media` / `first_frame`: {url} that Luma's servers can fetch."""
+    if name not in body and not required:
+        return
+    entity = body.get(name)
+    url = entity.get("url") if isinstance(entity, dict) else None
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")) or set(entity) != {"url"}:
+        raise _Rejected(400, f"{name} must be an object with an http(s) url")
 
 
 def _injected_response(injection: _Injection) -> web.Response:

@@ -16,18 +16,67 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, Required, TypedDict
 
 from aiohttp import web
 
+from tests.contract.sdk_types import violations
 from tests.fakes._server import serve_local
 
-ASPECT_RATIOS = ("1:1", "16:9", "4:3", "3:4", "9:16", "9:21", "21:9")
-SLUGS = {"luma-txt-2-video": None, "luma-ray-txt-2-video": ("720p", "1080p")}  # slug → allowed resolutions
+Aspect = Literal["1:1", "16:9", "4:3", "3:4", "9:16", "9:21", "21:9"]
+Resolution = Literal["720p", "1080p"]
+
+
+# Each slug's parameters as the model pages cited in bot/providers/segmind.py list them (segmind 1.3.0 itself has
+# no per-model types): a field, value or type not listed here is a 400 from the fake.
+class LumaTxt2VideoParams(TypedDict, total=False):
+    prompt: Required[str]
+    aspect_ratio: Aspect
+    loop: bool
+
+
+class LumaRayTxt2VideoParams(LumaTxt2VideoParams, total=False):
+    resolution: Resolution
+
+
+class LumaRayImg2VideoParams(TypedDict, total=False):
+    prompt: Required[str]
+    start_frame: Required[str]
+    aspect_ratio: Literal["1:1", "16:9", "2:3", "3:2", "4:5", "5:4", "9:16", "9:21", "21:9"]
+    loop: bool
+    resolution: Resolution
+    concepts: list[str]
+
+
+class RayFlash2720pParams(LumaTxt2VideoParams, total=False):
+    duration: Literal[5, 9]
+    start_image_url: str
+    end_image_url: str
+
+
+SLUGS: dict[str, type] = {
+    "luma-txt-2-video": LumaTxt2VideoParams,
+    "luma-ray-txt-2-video": LumaRayTxt2VideoParams,
+    "luma-ray-img-2-video": LumaRayImg2VideoParams,
+    "ray-flash-2-720p": RayFlash2720pParams,
+}
+# The shapes a v2 result's `output` may take ("model-specific", segmind/v2.py): fake.output_shape picks one.
+OUTPUT_SHAPES: dict[str, Any] = {
+    "string": lambda url: {"output": url},
+    "list": lambda url: {"output": [url]},
+    "nested-list": lambda url: {"output": [[url]]},
+    "video": lambda url: {"output": {"video": url}},
+    "url": lambda url: {"output": {"url": url}},
+    "video_url": lambda url: {"output": {"video_url": url}},
+    "output": lambda url: {"output": {"output": url}},
+    "list-of-objects": lambda url: {"output": [{"video_url": url, "seed": 7}]},
+    "beside-output": lambda url: {"output": None, "video_url": url},
+    "unknown": lambda url: {"output": {"artifact_id": "a1b2", "kind": "mp4"}},
+}
 ROUTES = ("v1", "v2", "status", "result", "credits")
 # What inject() accepts besides an HTTP status: a raw non-JSON body, a 200 JPEG, a 200 MP4 labelled
 # image/jpeg (the seed's template leftover), a request that never answers, a connection dropped mid-wait.
-SPECIALS = ("malformed", "jpeg", "mp4-as-jpeg", "hang", "drop")
+SPECIALS = ("malformed", "jpeg", "mp4-as-jpeg", "hang", "drop", "json")  # "json": 200 with inject(body=...)
 ERROR_TEXT = {
     400: "Invalid parameters", 401: "Unauthorized: invalid or missing API key", 403: "Forbidden",
     404: "Model not found", 405: "Method not allowed", 406: "Not enough credits", 429: "Too many requests",
@@ -72,6 +121,7 @@ class _Injection:
     message: str | None
     times: int
     headers: dict[str, str] = field(default_factory=dict)
+    body: Any = None
 
 
 class FakeSegmind:
@@ -96,6 +146,7 @@ class FakeSegmind:
         self.v2_slugs = set(SLUGS if v2_slugs is None else v2_slugs)  # slugs the v2 API knows
         self.v2_missing_status = v2_missing_status  # the answer to /v2/{slug} for other slugs (404 or 405)
         self.v2_failure: str | None = None  # v2 requests submitted while set end FAILED with this error
+        self.output_shape = "string"  # how a COMPLETED result carries the clip's URL (a key of OUTPUT_SHAPES)
         # Where the submit answer's status_url/response_url point: another origin (e.g. "http://localhost:<port>")
         # or another path than the documented /v2/requests; both are served.
         self.v2_url_base: str | None = None
@@ -143,13 +194,13 @@ class FakeSegmind:
 
     def inject(
         self, route: str, what: int | str, *, times: int = 1, message: str | None = None,
-        headers: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None, body: Any = None,
     ) -> None:  # fmt: skip
         """The next `times` requests on `route` (one of ROUTES) answer `what`: an HTTP status with
-        {"error": message}, or one of SPECIALS."""
+        {"error": message}, or one of SPECIALS ("json" answers 200 with `body` as JSON)."""
         if route not in ROUTES or not (isinstance(what, int) or what in SPECIALS):
             raise ValueError(f"bad injection {route!r} {what!r}")
-        self._injections[route].append(_Injection(what, message, times, dict(headers or {})))
+        self._injections[route].append(_Injection(what, message, times, dict(headers or {}), body))
 
     def release_sync(self) -> None:
         """Let every held v1 create answer."""
@@ -199,6 +250,8 @@ class FakeSegmind:
             return _error(500)
         if what == "malformed":
             return web.Response(status=200, text='{"status": "QUE', content_type="application/json")
+        if what == "json":
+            return web.json_response(injection.body, headers={"x-remaining-credits": f"{self.credits:.2f}"})
         if what == "jpeg":
             return self._bytes(JPEG_BYTES, "image/jpeg")
         if what == "mp4-as-jpeg":
@@ -208,18 +261,10 @@ class FakeSegmind:
     def _validate(self, slug: str, body: Any) -> str | None:
         if slug not in SLUGS:
             return "Model not found"
-        if not isinstance(body, dict):
-            return "Request body must be a JSON object"
-        if not isinstance(body.get("prompt"), str) or not body["prompt"].strip():
-            return "prompt is required"
-        if body.get("aspect_ratio", "1:1") not in ASPECT_RATIOS:
-            return f"aspect_ratio must be one of {', '.join(ASPECT_RATIOS)}"
-        if "loop" in body and not isinstance(body["loop"], bool):
-            return "loop must be a boolean"
-        allowed = SLUGS[slug]
-        if "resolution" in body and (allowed is None or body["resolution"] not in allowed):
-            return f"resolution is not valid for {slug}"
-        return None
+        problems = violations(body, SLUGS[slug])
+        if isinstance(body, dict) and isinstance(body.get("prompt"), str) and not body["prompt"].strip():
+            problems.append("body.prompt: empty")
+        return "Invalid parameters: " + "; ".join(problems) if problems else None
 
     def _bytes(self, data: bytes, content_type: str) -> web.Response:
         return web.Response(
@@ -280,7 +325,10 @@ class FakeSegmind:
             job.state = "FAILED" if job.failure else "COMPLETED"
         else:
             job.state = "QUEUED" if job.polls == 1 else "PROCESSING"
-        body: dict[str, Any] = {"status": job.state, "request_id": job.id, "metrics": {}}
+        base = f"{self.v2_url_base or self.base_url}{self.v2_url_path}/{job.id}"
+        body: dict[str, Any] = {
+            "status": job.state, "request_id": job.id, "status_url": f"{base}/status", "response_url": base, "metrics": {},
+        }  # fmt: skip
         if job.state == "FAILED":
             return web.json_response({**body, "error": job.failure}, status=422)
         return web.json_response(body)
@@ -296,10 +344,8 @@ class FakeSegmind:
             return web.json_response({"status": "FAILED", "error": job.failure, "metrics": {}}, status=422)
         if job.state != "COMPLETED":
             return web.json_response({"status": job.state, "metrics": {}})
-        return web.json_response({
-            "status": "COMPLETED", "metrics": {"inference_time": 62.18},
-            "output": f"{self.base_url}/files/{job.id}.mp4",
-        })  # fmt: skip
+        shaped = OUTPUT_SHAPES[self.output_shape](f"{self.base_url}/files/{job.id}.mp4")
+        return web.json_response({"status": "COMPLETED", "metrics": {"inference_time": 62.18}, **shaped})
 
     async def _file(self, request: web.Request) -> web.StreamResponse:
         request_id = request.match_info["name"].removesuffix(".mp4")
