@@ -22,7 +22,7 @@ import aiohttp
 import discord
 from dotenv import dotenv_values
 
-from bot.check import REQUIRED_PERMISSIONS, run_check
+from bot.check import REQUIRED_PERMISSIONS, THREAD_PERMISSIONS, run_check
 from bot.clock import Clock, SystemClock
 from bot.config import load_settings
 from bot.console import (
@@ -58,10 +58,14 @@ def required_permissions() -> discord.Permissions:
     return discord.Permissions(**{flag: True for flag, _ in REQUIRED_PERMISSIONS})
 
 
-def invite_url(application_id: int | str) -> str:
+def invite_url(application_id: int | str, *, threads: bool = False) -> str:
+    """The invite link; `threads` adds Create Public Threads (a server has `/videoadmin threads` on)."""
+    permissions = required_permissions()
+    if threads:
+        permissions.update(**{flag: True for flag, _ in THREAD_PERMISSIONS})
     return (
         f"https://discord.com/oauth2/authorize?client_id={application_id}"
-        f"&scope={INVITE_SCOPES}&permissions={required_permissions().value}"
+        f"&scope={INVITE_SCOPES}&permissions={permissions.value}"
     )
 
 

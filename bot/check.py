@@ -39,6 +39,9 @@ REQUIRED_PERMISSIONS = (
     ("attach_files", "Attach Files"),
     ("read_message_history", "Read Message History"),
 )
+# Asked for only once a server has turned `/videoadmin threads` on (a thread per /video idea).
+THREAD_PERMISSIONS = (("create_public_threads", "Create Public Threads"),)
+THREADS_IN_USE_SQL = "SELECT COUNT(*) FROM guild_settings WHERE threads = 1"
 
 
 class _Report:
@@ -67,10 +70,11 @@ CommandPayloads = Callable[[Mapping[str, str]], Awaitable[list[dict[str, Any]]]]
 
 
 async def run_check(
-    env: Mapping[str, str], invite_url: Callable[[str], str], command_payloads: CommandPayloads | None = None
+    env: Mapping[str, str], invite_url: Callable[..., str], command_payloads: CommandPayloads | None = None
 ) -> int:
-    """`invite_url(application_id)` builds the invite link and `command_payloads(env)` the slash commands the
-    bot would sync (both need discord.py, so the caller supplies them)."""
+    """`invite_url(application_id[, threads=True])` builds the invite link (with threads, it also asks for
+    Create Public Threads) and `command_payloads(env)` the slash commands the bot would sync (both need
+    discord.py, so the caller supplies them)."""
     try:
         settings = load_settings(env, require_token=True)
         token_missing = False
@@ -99,10 +103,17 @@ async def run_check(
         else:
             base = (env.get("DISCORD_API_BASE") or DISCORD_API_BASE).strip().rstrip("/")
             app_id = await _check_discord(session, base, settings.discord_token.get(), report)
+    threads = await _threads_in_use(settings)
+    if threads:
+        report.note(f"threads: {threads} server(s) open a thread per idea; the invite adds Create Public Threads")
+    else:
+        report.note("threads: off everywhere; `/videoadmin threads mode:on` needs Create Public Threads (check adds "
+                    "it to the invite once a server turns threads on)")  # fmt: skip
     if app_id is not None:
-        names = ", ".join(label for _, label in REQUIRED_PERMISSIONS)
+        wanted = REQUIRED_PERMISSIONS + (THREAD_PERMISSIONS if threads else ())
+        names = ", ".join(label for _, label in wanted)
         print(f"\nInvite the bot (scopes bot + applications.commands; permissions: {names}):")
-        print(invite_url(app_id))
+        print(invite_url(app_id, threads=True) if threads else invite_url(app_id))
         if settings.dev_guild_id:
             print(f"Commands sync to the development server {settings.dev_guild_id} only (DISCORD_DEV_GUILD_ID).")
     print("\nEverything is usable." if report.ok else "\nSome checks failed; see [FAIL] above.")
@@ -137,6 +148,30 @@ async def _check_database(settings: Settings, report: _Report) -> None:
         report.good(f"database: SQLite at {target} is writable")
     else:
         report.fail(f"database: cannot write SQLite at {target} (check the directory and its owner)")
+
+
+async def _threads_in_use(settings: Settings) -> int:
+    """How many servers have threads on, read without changing anything (0 when the database is new or
+    unreadable: the database check above says why)."""
+    try:
+        if is_postgres_url(settings.database_url):
+            import asyncpg
+
+            conn = await asyncpg.connect(settings.database_url, timeout=CHECK_TIMEOUT_S)
+            try:
+                return int(await conn.fetchval(THREADS_IN_USE_SQL) or 0)
+            finally:
+                await conn.close()
+        path = settings.sqlite_path
+        if path is None or not await asyncio.to_thread(Path(path).exists):
+            return 0
+        import aiosqlite
+
+        async with aiosqlite.connect(f"file:{path}?mode=ro", uri=True) as db:
+            rows = list(await db.execute_fetchall(THREADS_IN_USE_SQL))
+        return int(rows[0][0]) if rows else 0
+    except Exception:  # no such table yet (an older schema), a locked file…: nothing to add
+        return 0
 
 
 def _can_write(target: Path) -> bool:

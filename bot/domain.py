@@ -108,6 +108,8 @@ class Job:
     parent_kind: str | None = None  # "re-roll", "edit", "extend"
     delivery_started_at: datetime | None = None  # set just before the result is posted (the delivery intent)
     delivery_nonce: str | None = None  # the Discord message nonce that post carries
+    idea_id: int | None = None  # the idea (brainstorming) it belongs to: its first job's id
+    take: int | None = None  # 1..n when one /video asked for several takes
 
 
 class ProviderState(enum.StrEnum):

@@ -112,6 +112,44 @@ class Quotas:
         await self._audit(refusal, where)
         raise refusal
 
+    async def reserve_takes(
+        self,
+        *,
+        guild_id: int,
+        channel_id: int,
+        user_id: int,
+        request: VideoRequest,
+        takes: int,
+        role_ids: tuple[int, ...] = (),
+        parent_channel_id: int | None = None,
+    ) -> list[Job]:
+        """Store `takes` queued jobs of one request as one idea, each charged what the server's weights make
+        of it — all or none: a refusal reserves nothing, says how many units are left, and is audited."""
+        snap = await self.policy.snapshot(guild_id, user_id, role_ids)
+        limits, rules = snap.limits, snap.rules
+        cost = clip_cost(request, rules.weights)
+        now = self.clock.now()
+        where = {"guild_id": guild_id, "channel_id": channel_id, "user_id": user_id, "request": request,
+                 "units": cost * takes}  # fmt: skip
+        try:
+            await self.policy.admit(snap, channel_id=channel_id, parent_channel_id=parent_channel_id, request=request)
+            await self._check_cooldown(guild_id, user_id, rules.cooldown_s)
+        except (PolicyRefusedError, QuotaExceededError) as refused:
+            await self._audit(refused, where)
+            raise
+        jobs = await self.storage.create_takes_reserving(
+            guild_id=guild_id, channel_id=channel_id, user_id=user_id, request=request, takes=takes,
+            created_at=now, day=quota_day(now), cost=cost, daily_limit=limits.daily,
+            concurrent_limit=limits.concurrent, daily_budget=rules.daily_budget, cooldown_s=rules.cooldown_s,
+        )  # fmt: skip
+        if jobs:
+            return jobs
+        usage = await self.usage(guild_id, user_id, role_ids)
+        short = QuotaExceededError("quota", public_message=takes_refusal_message(usage, cost, takes))
+        short.reason = refusal_reason(usage, cost * takes)  # for the audit
+        await self._audit(short, where)
+        raise short
+
     async def _check_cooldown(self, guild_id: int, user_id: int, cooldown_s: int) -> None:
         if cooldown_s <= 0:
             return
@@ -177,3 +215,18 @@ def refusal_message(usage: Usage, cost: int) -> str:
         + (f" (this one costs {cost})" if cost > 1 else "")
         + f". Your quota resets {reset}. Nothing was charged."
     )
+
+
+def takes_refusal_message(usage: Usage, cost: int, takes: int) -> str:
+    """Why a batch of takes was refused, with what is left (a single take is refused as any request is)."""
+    if takes == 1 or usage.active >= usage.concurrent_limit or usage.daily_limit == 0:
+        return refusal_message(usage, cost)
+    total = cost * takes
+    each = f" ({cost} each)" if cost > 1 else ""
+    left = [f"you have {usage.remaining} of {usage.daily_limit} left today"]
+    if usage.budget_left is not None:
+        left.append(f"the server has {usage.budget_left} of {usage.server_budget} left")
+    fits = min(usage.remaining, usage.budget_left if usage.budget_left is not None else usage.remaining) // cost
+    hint = f" Ask for {fits} take(s) or fewer." if 0 < fits < takes else ""
+    return (f"{takes} takes cost {total} units{each}, but {' and '.join(left)}.{hint} "
+            f"Nothing was reserved or charged.")  # fmt: skip

@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot import metrics
-from bot.domain import Job
+from bot.domain import Job, JobState
 from bot.errors import DeliveryError, DeliveryLookupError, ReelbotError
 from bot.jobs import JobProgress
-from cogs import _render
+from cogs import _ideas, _render
+from cogs._board import BoardKeeper
 from cogs._limits import LINK_IN_TEXT, fit_content
 from cogs._views import result_view, status_view
 
@@ -44,6 +45,9 @@ class DiscordObserver:
         self._due: dict[int, float] = {}
         self._flusher: asyncio.Task[None] | None = None
         self._flusher_until: float | None = None  # set while the flusher sleeps (it may then be restarted)
+        # Several takes share one status message: its edits are throttled under the key -idea id.
+        self.takes = _ideas.TakesStatus()
+        self.board = BoardKeeper(bot)  # each idea's board of clips (cogs/_board.py)
 
     # --- bookkeeping from the command side ------------------------------------------------------
 
@@ -51,6 +55,13 @@ class DiscordObserver:
         """Remember the interaction that owns the status message (useful until its token expires)."""
         self._interactions[job_id] = interaction
         self._last_edit[job_id] = self.bot.clock.monotonic()
+
+    def track_idea(self, idea_id: int, takes: int, interaction: discord.Interaction | None) -> None:
+        """Several takes behind one status message (posted through `interaction`, or in a thread if None)."""
+        self.takes.start(idea_id, takes)
+        if interaction is not None:
+            self._interactions[-idea_id] = interaction
+        self._last_edit[-idea_id] = self.bot.clock.monotonic()
 
     def forget(self, job_id: int) -> None:
         self._interactions.pop(job_id, None)
@@ -78,14 +89,41 @@ class DiscordObserver:
             self._thumbnails[job.id] = progress.thumbnail_url
         if job.status_message_id is None:
             return
-        self._latest[job.id] = (job, progress)
-        last = self._last_edit.get(job.id)
+        key = job.id
+        if job.take is not None and job.idea_id is not None:
+            await self._know_takes(job)
+            self.takes.set(job, _ideas.progress_words(progress))
+            key = -job.idea_id
+        await self._edit_throttled(key, job, progress)
+
+    async def _edit_throttled(self, key: int, job: Job, progress: JobProgress) -> None:
+        self._latest[key] = (job, progress)
+        last = self._last_edit.get(key)
         now = self.bot.clock.monotonic()
         if last is None or now - last >= EDIT_INTERVAL:
-            await self._flush(job.id)
-        elif job.id not in self._due:
-            self._due[job.id] = due = last + EDIT_INTERVAL
+            await self._flush(key)
+        elif key not in self._due:
+            self._due[key] = due = last + EDIT_INTERVAL
             self._schedule_flush(due)
+
+    async def _know_takes(self, job: Job) -> None:
+        """After a restart: how many takes the idea has, and how the finished ones ended."""
+        assert job.idea_id is not None
+        if self.takes.knows(job.idea_id) or self.bot.storage is None:
+            return
+        idea = await self.bot.storage.get_idea(job.idea_id)
+        self.takes.start(job.idea_id, idea["takes"] if idea else job.take or 1)
+        for take in await self.bot.storage.idea_jobs(job.idea_id):
+            if take.take is not None and take.state.terminal:
+                words = "✅ ready" if take.state is JobState.COMPLETED else take.state.value
+                self.takes.set(take, words, final=True)
+
+    async def take_ended(self, job: Job, words: str) -> None:
+        """A take is delivered, failed or cancelled: its line in the shared status says so."""
+        assert job.idea_id is not None
+        await self._know_takes(job)
+        self.takes.set(job, words, final=True)
+        await self._edit_throttled(-job.idea_id, job, JobProgress(job.state))
 
     def _schedule_flush(self, due: float) -> None:
         flusher = self._flusher
@@ -120,6 +158,15 @@ class DiscordObserver:
             return
         job, progress = latest
         self._last_edit[job_id] = self.bot.clock.monotonic()
+        if job_id < 0:  # the shared status of an idea's takes
+            idea_id = -job_id
+            done = self.takes.finished(idea_id)
+            await self.edit_status(job, embed=self.takes.embed(job), view=None if done else status_view(idea_id))
+            if done:
+                self.takes.forget(idea_id)
+                for table in (self._interactions, self._last_edit):
+                    table.pop(job_id, None)
+            return
         embed = _render.status_embed(job, progress, self.provider_name(job))
         await self.edit_status(job, embed=embed, view=status_view(job.id))
 
@@ -214,14 +261,17 @@ class DiscordObserver:
             link = LINK_ATTACHED
         view = None if minimal else self.result_view(job)
         ready = f"video ({_render.job_marker(job.id)}) is ready." if minimal else "video is ready."
+        if job.take is not None:
+            ready = f"take {job.take} ({_render.job_marker(job.id)}) is ready."
         interaction = self._live(job.id)
-        if interaction is not None and job.status_message_id:
-            # While the token lives, the status message itself turns into the result.
+        if interaction is not None and job.status_message_id and job.take is None:
+            # While the token lives, the status message itself turns into the result (not one takes share).
             text = "\n".join(part for part in (f"Your {ready}", link) if part) if minimal else link
             message: discord.Message = await interaction.edit_original_response(
                 content=fit_content(text), embed=embed, attachments=files, view=view
             )
             await self._record_post(job, message.id)
+            self.board.clip_posted(job, message)
             return message.id
         content = f"<@{job.user_id}> your {ready}" + (f"\n{link}" if link else "")
         # The nonce (discord.py adds enforce_nonce): a repeat of this post within minutes returns the first one.
@@ -234,7 +284,10 @@ class DiscordObserver:
             nonce=job.delivery_nonce or discord.utils.MISSING,
         )
         await self._record_post(job, message.id)
-        if job.status_message_id:
+        self.board.clip_posted(job, message)
+        if job.take is not None:
+            await self.take_ended(job, f"✅ [ready]({message.jump_url})")
+        elif job.status_message_id:
             await self.edit_status(job, embed=_render.delivered_elsewhere_embed(job, message.jump_url), view=None)
         return message.id
 
@@ -256,7 +309,11 @@ class DiscordObserver:
     async def job_ended(self, job: Job, error: ReelbotError | None) -> None:
         self._cancel_flush(job.id)
         text = error.public_message if error is not None else "Cancelled. Your quota was refunded."
-        shown = await self.edit_status(job, embed=_render.ended_embed(job, text, self.provider_name(job)), view=None)
+        if job.take is not None and job.idea_id is not None:
+            await self.take_ended(job, ("❌ " if error is not None else "🚫 ") + _render.shorten(text, 200))
+            shown = True
+        else:
+            shown = await self.edit_status(job, embed=_render.ended_embed(job, text, self.provider_name(job)), view=None)
         if not shown or isinstance(error, DeliveryError):
             # The public message could not say it, or the channel itself is the problem: tell the requester.
             await self.tell_privately(job, text)
@@ -297,6 +354,8 @@ class DiscordObserver:
         if not job.status_message_id:
             return False
         interaction = self._live(job.id)
+        if interaction is None and job.take is not None and job.idea_id is not None:
+            interaction = self._live(-job.idea_id)
         try:
             if interaction is not None:
                 await interaction.edit_original_response(embed=embed, view=view)

@@ -4,6 +4,7 @@ refuses every subcommand in code unless the member has Manage Server.
 
     /videoadmin limits show|server|role|user|block|unblock|budget|cooldown|weight   (cogs/_admin_limits.py)
     /videoadmin channels allow|deny|remove|list, blocklist add|remove|list      (cogs/_admin_rules.py)
+    /videoadmin threads|final                                                        (cogs/_admin_ideas.py)
     /videoadmin stats|cancel|forget                                                  (here)
 """
 
@@ -19,6 +20,7 @@ from bot.client import ReelBot
 from bot.domain import JobState
 from bot.policy import estimate_spend
 from cogs import _render
+from cogs._admin_ideas import IdeaCommands, idea_stats_lines
 from cogs._admin_limits import LimitsCommands
 from cogs._admin_rules import RulesCommands
 from cogs._limits import fit_content, fit_embed
@@ -30,7 +32,7 @@ CANCELLABLE = (JobState.QUEUED, JobState.SUBMITTING, JobState.RUNNING)
 
 @app_commands.guild_only()
 @app_commands.default_permissions(manage_guild=True)
-class Admin(LimitsCommands, RulesCommands, commands.GroupCog, group_name="videoadmin",
+class Admin(LimitsCommands, RulesCommands, IdeaCommands, commands.GroupCog, group_name="videoadmin",
             group_description="Server admin: limits, channels, blocklist, stats, cancel, forget"):  # fmt: skip
     def __init__(self, bot: ReelBot) -> None:
         self.bot = bot
@@ -59,6 +61,9 @@ class Admin(LimitsCommands, RulesCommands, commands.GroupCog, group_name="videoa
             embed.add_field(name=f"{line.provider} · {line.model}", inline=False,
                             value=f"{line.jobs} jobs, {line.completed} completed, {line.failed} failed · "
                                   f"≈ ${line.estimate:.2f} (${line.price:.2f} per 5 s clip)")  # fmt: skip
+        ideas = idea_stats_lines(await self._store.idea_stats(interaction.guild_id or 0))
+        if ideas:
+            embed.add_field(name="Brainstorming (all time)", value=ideas, inline=False)
         embed.set_footer(text="Spend is an estimate from PRICE_TABLE: completed clips only, priced by length.")
         await interaction.response.send_message(embed=fit_embed(embed), ephemeral=True)
 
@@ -79,9 +84,12 @@ class Admin(LimitsCommands, RulesCommands, commands.GroupCog, group_name="videoa
         if video is not None:
             observer = video.observer  # type: ignore[attr-defined]
             text = f"Cancelled by a server admin ({interaction.user.mention}). The quota was refunded."
-            embed = _render.ended_embed(cancelled, text, observer.provider_name(cancelled))
-            await observer.edit_status(cancelled, embed=embed, view=None)
             observer.forget(job)
+            if cancelled.take is not None:  # one line of the takes' shared status, not all of it
+                await observer.take_ended(cancelled, f"🚫 {text}")
+            else:
+                embed = _render.ended_embed(cancelled, text, observer.provider_name(cancelled))
+                await observer.edit_status(cancelled, embed=embed, view=None)
         await interaction.followup.send(f"Job #{job} of <@{found.user_id}> cancelled and refunded.", ephemeral=True)
 
     @app_commands.command(name="forget", description="Delete a member's video history and refusals in this server")

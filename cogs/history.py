@@ -43,6 +43,23 @@ def job_line(job: Job) -> str:
     return f"{ICONS[job.state]} **#{job.id}** {job.state.value} · {_render.timestamp(job.created_at, 'R')} · {shown}"
 
 
+def history_lines(jobs: list[Job]) -> list[str]:
+    """One line per job, the clips of one idea (its takes, re-rolls, finals) under one idea line."""
+    lines: list[str] = []
+    previous: int | None = None
+    for job in jobs:
+        if job.idea_id is None:
+            lines.append(job_line(job))
+        else:
+            if job.idea_id != previous:
+                count = sum(1 for other in jobs if other.idea_id == job.idea_id)
+                lines.append(f"💡 **idea #{job.idea_id}** · {count} clip(s) on this page")
+            what = f"take {job.take}" if job.take else (_render.credit(job) if job.parent_job_id else "clip")
+            lines.append(f"└ {what}: {job_line(job)}")
+        previous = job.idea_id
+    return lines
+
+
 class HistoryPageButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"reel:history:(?P<user>\d+):(?P<page>\d+)"
 ):
@@ -100,7 +117,7 @@ class History(commands.Cog):
         pages = max(1, -(-total // PAGE_SIZE))
         page = min(max(0, page), pages - 1)
         jobs = await storage.user_jobs(guild_id, user_id, limit=PAGE_SIZE, offset=page * PAGE_SIZE)
-        text = "\n".join(job_line(job) for job in jobs) or "You have not made any videos in this server yet."
+        text = "\n".join(history_lines(jobs)) or "You have not made any videos in this server yet."
         embed = discord.Embed(title="Your videos", description=text, colour=discord.Colour.blurple())
         embed.set_footer(text=f"Page {page + 1} of {pages} · {total} job(s) · /job id: shows one")
         embed = fit_embed(embed)

@@ -8,9 +8,10 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.client import ReelBot
-from bot.domain import Job, JobState
-from bot.policy import describe_costs
+from bot.domain import Job, JobState, VideoRequest
+from bot.policy import clip_cost, describe_costs
 from bot.quotas import Usage
+from cogs._admin_ideas import DEFAULT_FINAL
 from cogs._limits import fit_embed
 from cogs._perms import is_server_admin, may_see_job
 from cogs._render import timestamp
@@ -42,7 +43,9 @@ class Quota(commands.Cog):
         recent = await self.bot.storage.user_jobs(guild_id, member.id, limit=25)
         title = "Your video quota" if member.id == interaction.user.id else f"Video quota of {member.display_name}"
         active = [j for j in recent if j.state.active and may_see_job(interaction, j)]  # an admin sees their channels
-        embed = quota_embed(title, usage, describe_costs(weights), bool(weights), active)
+        final = (await self.bot.storage.idea_settings(guild_id))["final_resolution"] or DEFAULT_FINAL
+        costs = f"{describe_costs(weights)}\n{draft_and_final(weights, final)}"
+        embed = quota_embed(title, usage, costs, bool(weights), active)
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
 
@@ -70,6 +73,16 @@ def quota_embed(title: str, usage: Usage, costs: str, weighted: bool, active: li
         lines.append(f"• #{job.id} {state} ({job.cost} unit{'s' if job.cost != 1 else ''}): "
                      f"[{job.request.prompt[:60]}]({where})")  # fmt: skip
     return fit_embed(discord.Embed(title=title, description="\n".join(lines), colour=discord.Colour.blurple()))
+
+
+def draft_and_final(weights: dict[str, int], final: str, draft: str = "360p") -> str:
+    """What a 5 s draft take and its Final (the server's final resolution) cost, in units."""
+
+    def cost(resolution: str) -> int:
+        return clip_cost(VideoRequest(prompt="-", resolution=resolution), weights)
+
+    return (f"**Draft → final:** a 5 s {draft} draft take costs {cost(draft)} unit(s); Final of a pick renders it "
+            f"at {final} for {cost(final)} unit(s).")  # fmt: skip
 
 
 async def setup(bot: commands.Bot) -> None:

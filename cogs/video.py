@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -12,8 +13,9 @@ from bot.client import ReelBot
 from bot.domain import Job, JobState, VideoRequest
 from bot.errors import InvalidRequestError, ReelbotError
 from bot.jobs import JobProgress
+from bot.storage import MAX_TAKES
 from bot.text import clean_text
-from cogs import _render
+from cogs import _ideas, _render
 from cogs._delivery import DiscordObserver
 from cogs._limits import CAMERA_MAX, CHOICE, PROMPT_MAX, check_request_text
 from cogs._modals import on_stale_modal
@@ -84,6 +86,7 @@ class Video(commands.Cog):
         end_image="Optional last frame (PNG, JPEG or WebP)",
         enhance="Let the provider expand the prompt where it can",
         hdr="HDR output (Luma Ray 3.2: 720p/1080p, 5s, where the bot's Luma plan allows it)",
+        takes="How many clips of this prompt to make, to compare and vote on (1 to 4; each is charged)",
     )
     @app_commands.choices(aspect_ratio=_choices(ASPECT_RATIOS), resolution=_choices(RESOLUTIONS),
                           duration=_choices(DURATIONS))  # fmt: skip
@@ -101,6 +104,7 @@ class Video(commands.Cog):
         end_image: discord.Attachment | None = None,
         enhance: bool = False,
         hdr: bool = False,
+        takes: app_commands.Range[int, 1, MAX_TAKES] = 1,
     ) -> None:
         request = VideoRequest(
             prompt=check_prompt(prompt), aspect_ratio=aspect_ratio, loop=loop, resolution=resolution,
@@ -108,11 +112,14 @@ class Video(commands.Cog):
             start_image_url=check_image(start_image, "start image"), end_image_url=check_image(end_image, "end image"),
             enhance=enhance, hdr=hdr,
         )  # fmt: skip
-        await self.start_job(interaction, request, images=(start_image, end_image))
+        if not 1 <= takes <= MAX_TAKES:  # in code too: a modified client can send any integer
+            raise InvalidRequestError("takes", public_message=f"Ask for 1 to {MAX_TAKES} takes. Nothing was charged.")
+        await self.start_job(interaction, request, images=(start_image, end_image), takes=takes)
 
     async def start_job(
         self, interaction: discord.Interaction, request: VideoRequest, *, parent: Job | None = None,
         kind: str | None = None, images: tuple[discord.Attachment | None, discord.Attachment | None] = (None, None),
+        takes: int = 1,
     ) -> Job:
         """Validate, store keyframes at a provider that keeps files, reserve (the stored job is the reservation),
         post the status message, queue."""
@@ -122,42 +129,78 @@ class Video(commands.Cog):
         runner.validate(request)
         store = file_store(runner, request) if any(images) else None
         if store is None:
-            return await self._reserve_and_queue(interaction, request, parent, kind)
+            return await self._reserve_and_queue(interaction, request, parent, kind, takes)
         await interaction.response.defer()  # reading and uploading the images may outlast Discord's 3 seconds
         try:
             request = await store_keyframes(store, request, *images, interaction.user.id)
-            return await self._reserve_and_queue(interaction, request, parent, kind)
+            return await self._reserve_and_queue(interaction, request, parent, kind, takes)
         except ReelbotError:  # refused after the public "thinking…": take it away, the error is answered ephemerally
             await interaction.delete_original_response()
             raise
 
     async def _reserve_and_queue(
-        self, interaction: discord.Interaction, request: VideoRequest, parent: Job | None, kind: str | None
+        self, interaction: discord.Interaction, request: VideoRequest, parent: Job | None, kind: str | None,
+        takes: int = 1,
     ) -> Job:
-        runner = self.bot.runner
-        assert runner is not None and self.bot.quotas is not None
-        roles = tuple(role.id for role in getattr(interaction.user, "roles", ()))
-        job = await self.bot.quotas.reserve(
-            guild_id=interaction.guild_id or 0, channel_id=interaction.channel_id or 0, user_id=interaction.user.id,
-            request=request, role_ids=roles, parent_job_id=parent.id if parent else None, parent_kind=kind,
-            parent_channel_id=getattr(interaction.channel, "parent_id", None),  # server policy: threads inherit
-        )  # fmt: skip
+        runner, storage = self.bot.runner, self.bot.storage
+        assert runner is not None and self.bot.quotas is not None and storage is not None
+        where: dict[str, Any] = {
+            "guild_id": interaction.guild_id or 0, "channel_id": interaction.channel_id or 0,
+            "user_id": interaction.user.id, "request": request,
+            "role_ids": tuple(role.id for role in getattr(interaction.user, "roles", ())),
+            "parent_channel_id": getattr(interaction.channel, "parent_id", None),  # server policy: threads inherit
+        }  # fmt: skip
+        threads = parent is None and await _ideas.wants_thread(storage, interaction)
+        if takes > 1 or threads:
+            jobs = await self.bot.quotas.reserve_takes(**where, takes=takes)
+        else:
+            jobs = [await self.bot.quotas.reserve(**where, parent_job_id=parent.id if parent else None, parent_kind=kind)]
+        if parent is not None:  # a clip made from another joins its idea (for the board)
+            await storage.update_job(jobs[0].id, idea_id=await storage.idea_of(parent))
+        thread = await _ideas.open_thread(self.bot, interaction, request.prompt) if threads else None
         try:
-            progress = JobProgress(JobState.QUEUED, position=runner.queue_length + 1)
-            embed = _render.status_embed(job, progress, runner.primary.display_name)
-            if interaction.response.is_done():  # deferred while the keyframes were stored
-                message_id = (await interaction.edit_original_response(embed=embed, view=status_view(job.id))).id
-            else:
-                response = await interaction.response.send_message(embed=embed, view=status_view(job.id))
-                message_id = response.message_id or (await interaction.original_response()).id
+            message_id = await self._post_status(interaction, jobs, thread)
         except discord.HTTPException:
-            await runner.abandon(job.id, "the status message could not be posted")
+            for job in jobs:
+                await runner.abandon(job.id, "the status message could not be posted")
             raise
-        await self.bot.storage.update_job(job.id, status_message_id=message_id)  # type: ignore[union-attr]
-        self.observer.track(job.id, interaction)
-        job = await self.bot.storage.get_job(job.id) or job  # type: ignore[union-attr]
-        runner.enqueue(job)
-        return job
+        for job in jobs:
+            await storage.update_job(job.id, status_message_id=message_id, **({"channel_id": thread.id} if thread else {}))
+            if thread is None:
+                self.observer.track(job.id, interaction)
+        if thread is not None and jobs[0].idea_id is not None:
+            await storage.update_idea(jobs[0].idea_id, channel_id=thread.id, thread_id=thread.id)
+        stored = [await storage.get_job(job.id) or job for job in jobs]
+        for job in stored:
+            runner.enqueue(job)
+        return stored[0]
+
+    async def _post_status(self, interaction: discord.Interaction, jobs: list[Job], thread: discord.Thread | None) -> int:
+        """The one status message of these jobs: the interaction's answer, or (with a thread) a message there
+        and a short answer pointing to it. Several takes share it."""
+        runner = self.bot.runner
+        assert runner is not None
+        first = jobs[0]
+        if len(jobs) > 1:
+            assert first.idea_id is not None
+            self.observer.track_idea(first.idea_id, len(jobs), None if thread else interaction)
+            embed = self.observer.takes.embed(first)
+        else:
+            progress = JobProgress(JobState.QUEUED, position=runner.queue_length + 1)
+            embed = _render.status_embed(first, progress, runner.primary.display_name)
+        view = status_view(first.idea_id if len(jobs) > 1 and first.idea_id else first.id)
+        if thread is not None:
+            message = await thread.send(embed=embed, view=view)
+            note = f"💡 {_ideas.takes_words(len(jobs))} of your idea: {thread.mention}"
+            if interaction.response.is_done():
+                await interaction.edit_original_response(content=note, embed=None, view=None)
+            else:
+                await interaction.response.send_message(note)
+            return message.id
+        if interaction.response.is_done():  # deferred while the keyframes were stored
+            return (await interaction.edit_original_response(embed=embed, view=view)).id
+        response = await interaction.response.send_message(embed=embed, view=view)
+        return response.message_id or (await interaction.original_response()).id
 
     @video.autocomplete("model")
     async def model_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
@@ -190,6 +233,8 @@ class Video(commands.Cog):
                 "Only the person who started this video (or a server admin) can cancel it.", ephemeral=True
             )
             return
+        if job.take is not None:
+            return await _ideas.cancel_takes(self.bot, self.observer, interaction, job)
         await interaction.response.defer()
         cancelled = await self.bot.runner.cancel(job_id)  # type: ignore[union-attr]
         if cancelled is None:

@@ -1,10 +1,11 @@
 """Storage speaks SQL (nothing else does): one implementation, two dialects.
 
-Queries are written once, in jobs.py (jobs, reservations, leases), policy.py (settings and limits) and
-audit.py (refusals, stats, audit log), on the frame in base.py. A dialect (sqlite.py: aiosqlite, WAL, one
-connection; postgres.py: an asyncpg pool, advisory locks, for several processes) supplies what differs:
-placeholders and casts, how statements run together (transactions and locks), the claim and policy
-snapshot statements, JSON access, and its own numbered migrations (bot/migrations/, …/postgres/).
+Queries are written once, in jobs.py (jobs, reservations, leases), policy.py (settings and limits),
+audit.py (refusals, stats, audit log) and ideas.py (takes, votes), on the frame in base.py. A dialect
+(sqlite.py: aiosqlite, WAL, one connection; postgres.py: an asyncpg pool, advisory locks, for several
+processes) supplies what differs: placeholders and casts, how statements run together (transactions and
+locks), the claim and policy snapshot statements, JSON access, and its own numbered migrations
+(bot/migrations/, …/postgres/).
 `open_storage(database_url)` picks the dialect: SQLite by default, PostgreSQL for several processes.
 
 Plain SQL over this thin dialect layer, not SQLAlchemy Core + Alembic (issue 12), chosen by figures:
@@ -21,6 +22,7 @@ from typing import Any
 
 from bot.storage.audit import AuditQueries
 from bot.storage.base import StorageBase
+from bot.storage.ideas import MAX_TAKES, IdeaQueries
 from bot.storage.jobs import JobQueries, budget_lock_key, quota_lock_key
 from bot.storage.migrations import migration_scripts
 from bot.storage.policy import PolicyQueries
@@ -44,6 +46,7 @@ __all__ = [
     "IN_FLIGHT_STATES",
     "LEASABLE_STATES",
     "LEASED_STATES",
+    "MAX_TAKES",
     "PostgresStorage",
     "QueueView",
     "Storage",
@@ -58,7 +61,7 @@ __all__ = [
 ]
 
 
-class Storage(JobQueries, PolicyQueries, AuditQueries):
+class Storage(JobQueries, PolicyQueries, AuditQueries, IdeaQueries):
     """The bot's storage; `Storage(path)` is an SQLite file (PostgresStorage for PostgreSQL)."""
 
     def __init__(self, path: str) -> None:

@@ -22,7 +22,7 @@ HOLDING_SLOT = "(state IN ('submitting', 'running') OR (state = 'queued' AND own
 JOB_COLUMNS = (
     "id, guild_id, channel_id, user_id, request, state, cost, created_at, started_at, finished_at, "
     "provider, provider_job_id, status_message_id, result_message_id, video_url, failure_reason, "
-    "parent_job_id, parent_kind, delivery_started_at, delivery_nonce"
+    "parent_job_id, parent_kind, delivery_started_at, delivery_nonce, idea_id, take"
 )
 UPDATABLE = frozenset(
     {
@@ -37,11 +37,14 @@ UPDATABLE = frozenset(
         "channel_id",
         "delivery_started_at",
         "delivery_nonce",
+        "idea_id",
     }
 )
 # Columns the policy section may set, per table (issue 4).
 POLICY_COLUMNS = {
-    "guild_settings": frozenset({"daily_limit", "concurrent_limit", "daily_budget", "cooldown_s"}),
+    "guild_settings": frozenset(
+        {"daily_limit", "concurrent_limit", "daily_budget", "cooldown_s", "threads", "threads_warned", "final_resolution"}
+    ),
     "role_limits": frozenset({"daily_limit", "concurrent_limit"}),
     "user_limits": frozenset({"daily_limit", "concurrent_limit", "blocked"}),
     "cost_weights": frozenset({"weight"}),
@@ -100,6 +103,8 @@ def job_from_row(row: Mapping[str, Any]) -> Job:
         parent_kind=row["parent_kind"],
         delivery_started_at=dt(row["delivery_started_at"]),
         delivery_nonce=row["delivery_nonce"],
+        idea_id=row["idea_id"],
+        take=row["take"],
     )
 
 
