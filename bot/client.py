@@ -27,7 +27,7 @@ from bot.storage import Storage, is_postgres_url, open_storage
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.errors", "cogs.video", "cogs.quota", "cogs.history", "cogs.admin")
+EXTENSIONS = ("cogs.errors", "cogs.video", "cogs.clip", "cogs.quota", "cogs.history", "cogs.admin")
 
 
 def discord_clock() -> SystemClock:
