@@ -1,13 +1,15 @@
 """The "More…" select menu under a finished clip (row 2, below the four buttons): the actions the provider
 that made the clip can do (its `capabilities.actions`), keyed by job id (`reel:more:<job_id>`) so it works
 after a restart. A choice that needs input opens a modal (prompt, strength, aspect ratio, the other clip of
-a bridge); the others start at once. Each starts through cogs/_clip.py, like /clip.
+a bridge); the others start at once. Each starts through cogs/_clip.py, like /clip. A form left open across
+a restart is still answered (`on_stale_clip_modal`), as the Edit prompt modal is.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
+from typing import Any
 
 import discord
 
@@ -16,11 +18,10 @@ from bot.errors import InvalidRequestError
 from bot.providers.base import Capabilities
 from cogs import _clip
 from cogs._limits import NEGATIVE_MAX
-from cogs._modals import PART_MAX, TITLE_MAX, boot_id
-from cogs.errors import reply, report
+from cogs._modals import PART_MAX, TITLE_MAX, boot_id, text_values
+from cogs.errors import report
 
 MODAL_ID = re.compile(r"reel:clipmodal:(?P<choice>[a-z]+):(?P<job_id>[0-9]+):(?P<boot>[0-9a-f]+):[0-9a-f]+")
-STALE = "This form was opened before the bot restarted; please choose the action again from the clip's menu."
 NEEDS_INPUT = {"audio": "Add audio…", "modify": "Modify…", "reframe": "Reframe…", "bridge": "Bridge to another clip…"}
 
 
@@ -123,35 +124,55 @@ class ActionModal(discord.ui.Modal):
         self.add_item(discord.ui.Label(text=label[:45], component=select))
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
-        from cogs.video import check_prompt  # cogs.video imports the views this module sits beside
+        values = {n: box.value for n, box in self.texts.items()}
+        values |= {n: (s.values or [""])[0] for n, s in self.selects.items()}
+        await submit_action(interaction, self.action, self.job.id, values)
 
-        values = {n: box.value.strip() for n, box in self.texts.items()}
-        chosen = {n: (s.values or [""])[0] for n, s in self.selects.items()}
-        try:
-            job = await _clip.find_job(interaction, self.job.id, self.action)
-            prompt = check_prompt(values["prompt"]) if values.get("prompt") else None
-            if self.action == "bridge":
-                if not values["to"].isdigit() or not 1 <= int(values["to"]) <= _clip.JOB_MAX:
-                    raise _clip.refuse("The other clip must be given by its job number. Nothing was charged.")
-                other = await _clip.find_job(interaction, int(values["to"]), "bridge")
-                if other.id == job.id:
-                    raise _clip.refuse("A bridge needs two different clips. Nothing was charged.")
-                await _clip.start_clip_action(interaction, "bridge", job, to=other, prompt=prompt)
-            elif self.action == "audio":
-                await _clip.start_clip_action(interaction, "audio", job, prompt=prompt,
-                                              negative=values.get("negative") or None)  # fmt: skip
-            elif self.action == "modify":
-                await _clip.start_clip_action(interaction, "modify", job, prompt=prompt, strength=chosen["strength"])
-            else:
-                await _clip.start_clip_action(interaction, "reframe", job, aspect_ratio=chosen["aspect_ratio"])
-        except Exception as error:  # refusals (quota, policy, the provider can't) are answered, not raised
-            await report(interaction, error, f"{self.action} of job {self.job.id}")
+
+async def submit_action(interaction: discord.Interaction, action: str, job_id: int, values: dict[str, str]) -> None:
+    """Start `action` on job `job_id` with a submitted form's values (custom id → value)."""
+    from cogs.video import check_prompt  # cogs.video imports the views this module sits beside
+
+    values = {name: value.strip() for name, value in values.items()}
+    try:
+        job = await _clip.find_job(interaction, job_id, action)
+        prompt = check_prompt(values["prompt"]) if values.get("prompt") else None
+        if action == "bridge":
+            to = values.get("to", "")
+            if not to.isdigit() or not 1 <= int(to) <= _clip.JOB_MAX:
+                raise _clip.refuse("The other clip must be given by its job number. Nothing was charged.")
+            other = await _clip.find_job(interaction, int(to), "bridge")
+            if other.id == job.id:
+                raise _clip.refuse("A bridge needs two different clips. Nothing was charged.")
+            await _clip.start_clip_action(interaction, "bridge", job, to=other, prompt=prompt)
+        elif action == "audio":
+            await _clip.start_clip_action(interaction, "audio", job, prompt=prompt, negative=values.get("negative") or None)
+        elif action == "modify":
+            await _clip.start_clip_action(interaction, "modify", job, prompt=prompt, strength=values.get("strength"))
+        else:
+            await _clip.start_clip_action(interaction, "reframe", job, aspect_ratio=values.get("aspect_ratio"))
+    except Exception as error:  # refusals (quota, policy, the provider can't) are answered, not raised
+        await report(interaction, error, f"{action} of job {job_id}")
 
 
 async def on_stale_clip_modal(interaction: discord.Interaction) -> None:
-    """Listener: a clip action form shown by an earlier run of the bot (discord.py no longer knows it)."""
+    """Listener: a clip action form shown by an earlier run of the bot (discord.py no longer knows it) is
+    submitted from its custom id and values; the user was allowed when they chose, and is checked again."""
     if interaction.type is not discord.InteractionType.modal_submit or not interaction.data:
         return
     match = MODAL_ID.fullmatch(str(interaction.data.get("custom_id", "")))
-    if match is not None and match["boot"] != boot_id(interaction.client):
-        await reply(interaction, STALE)
+    if match is None or match["boot"] == boot_id(interaction.client) or match["choice"] not in NEEDS_INPUT:
+        return
+    components = interaction.data.get("components", [])
+    values = text_values(components) | select_values(components)  # type: ignore[arg-type]
+    await submit_action(interaction, match["choice"], int(match["job_id"]), values)
+
+
+def select_values(components: list[Any]) -> dict[str, str]:
+    """custom_id → first chosen value of the string selects (inside labels) of a modal submission."""
+    out: dict[str, str] = {}
+    for component in components:
+        child = component.get("component") or {}
+        if child.get("type") == discord.ComponentType.select.value and child.get("values"):
+            out[child["custom_id"]] = str(child["values"][0])
+    return out

@@ -220,3 +220,27 @@ async def test_menu_works_after_a_restart_and_an_action_job_resumes(simcord_env,
     assert field(done.embeds[0], "From") == "upscale of #1"
     assert len(fake_luma.requests_to("POST", f"/generations/{next(iter(fake_luma.generations))}/upscale")) == 1
     await again.close()
+
+
+@pytest.mark.bot_env(QUOTA_DAILY="10")
+async def test_a_form_left_open_across_a_restart_still_starts_its_action(simcord_env, simcord_bot, bot_env, world,
+                                                                         fake_luma):  # fmt: skip
+    """Bridge… and Audio… forms shown before a restart are submitted after it: both actions start, credited."""
+    _, channel, alice, _ = world
+    result = await finished(simcord_env, alice, channel)
+    await finished(simcord_env, alice, channel, prompt="the pond freezes over")
+    bridge = await alice.select(result, ["bridge"], custom_id="reel:more:1")
+    audio = await alice.select(result, ["audio"], custom_id="reel:more:1")
+    await simcord_bot.close()
+    bot = create_bot(bot_env)
+    await simcord_env.restart_bot(bot)
+    try:
+        await alice.submit_modal(bridge, {"to": "2", "prompt": "ice spreads across the water"})
+        assert field((await delivered(simcord_env, channel, 3)).embeds[0], "From") == "bridge of #1"
+        await alice.submit_modal(audio, {"prompt": "cracking ice"})
+        assert field((await delivered(simcord_env, channel, 4)).embeds[0], "From") == "audio of #1"
+        first, second = list(fake_luma.generations)[:2]
+        assert fake_luma.requests_to("POST", "/generations/video")[-1].json["keyframes"]["frame1"]["id"] == second
+        assert fake_luma.requests_to("POST", f"/generations/{first}/audio")[0].json["prompt"] == "cracking ice"
+    finally:
+        await bot.close()
