@@ -3,7 +3,7 @@
 # No secrets are baked in: DISCORD_TOKEN and provider keys are passed at run time.
 
 # --- builder: install the package and its dependencies into a self-contained virtualenv -----------------
-FROM python:3.11-slim AS builder
+FROM python:3.11-slim-bookworm AS builder
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
@@ -14,13 +14,16 @@ COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY cogs ./cogs
 # [postgres]: asyncpg, for DATABASE_URL=postgresql://… (several processes; see docker-compose.yml)
+# DL3013 ("pin versions in pip") is ignored: this installs the project itself, whose dependency ranges are in pyproject.toml.
+# hadolint ignore=DL3013
 RUN pip install --no-compile ".[postgres]" \
  && python -c "import bot.__main__, bot.client, asyncpg"
 
 # --- final: the runtime only ---------------------------------------------------------------------------
-FROM python:3.11-slim
+# Debian bookworm pinned with the base image, so the pinned tini below stays installable.
+FROM python:3.11-slim-bookworm
 RUN apt-get update \
- && apt-get install -y --no-install-recommends tini \
+ && apt-get install -y --no-install-recommends tini=0.19.0-1+b3 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 reelbot \
  && useradd --system --uid 10001 --gid reelbot --home-dir /data --no-create-home --shell /usr/sbin/nologin reelbot \
@@ -34,7 +37,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     DATA_DIR=/data
 WORKDIR /data
 VOLUME ["/data"]
-USER reelbot:reelbot
+USER 10001:10001
 # Healthy by default; when HEALTH_PORT is set, /healthz on that port must answer 2xx.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD ["python", "-c", "import os, urllib.request as r; p = os.environ.get('HEALTH_PORT', '').strip(); p in ('', '0') or r.urlopen(f'http://127.0.0.1:{p}/healthz', timeout=4)"]

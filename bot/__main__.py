@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.metadata
 import logging
 import os
 import signal
@@ -102,11 +103,25 @@ def _resolution(value: str) -> str:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
+def program_name(argv0: str | None = None) -> str:
+    """What the user typed: `reelbot` for the installed script, `python -m bot` for the module."""
+    name = Path(argv0 if argv0 is not None else sys.argv[0]).name
+    return "python -m bot" if name in ("__main__.py", "") else name
+
+
+def version() -> str:
+    try:
+        return importlib.metadata.version("reelbot")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed; pip install -e .)"
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m bot",
+        prog=prog or program_name(),
         description="reelbot: a Discord bot that turns a prompt into a video. Without a command, runs the bot.",
     )
+    parser.add_argument("--version", action="version", version=f"reelbot {version()}")
     commands = parser.add_subparsers(dest="command", metavar="{check,generate}")
     commands.add_parser(
         "check",

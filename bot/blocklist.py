@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-try:  # the parser behind `re.compile`; public as sre_parse before Python 3.11
-    from re import _parser as sre_parse  # type: ignore[attr-defined]
-    from re._constants import MAXREPEAT  # type: ignore[import-not-found]
-except ImportError:  # pragma: no cover - Python 3.10 and older
-    import sre_parse  # type: ignore[no-redef]
-    from sre_constants import MAXREPEAT  # type: ignore[no-redef]
+# The parser behind `re.compile` (was the public sre_parse before Python 3.11, the oldest we support).
+from re import _parser as sre_parse  # type: ignore[attr-defined]  # private, so not in typeshed
+from re._constants import MAXREPEAT  # type: ignore[import-not-found]
+from typing import Any
 
 MAX_PATTERN_LENGTH = 200
 MAX_WORD_LENGTH = 100
@@ -94,7 +93,7 @@ def check_regex(pattern: str) -> str:
     return pattern
 
 
-def _literals(items) -> str:
+def _literals(items: Iterable[tuple[Any, Any]]) -> str:
     """The literal characters a parsed pattern mentions, in order (for probe prompts)."""
     found: list[str] = []
     for op, arg in items:
@@ -133,7 +132,7 @@ def _slowest_probe(compiled: re.Pattern[str], literals: str) -> float:
     return slowest
 
 
-def _check(items, *, inside_repeat: bool) -> int:
+def _check(items: Iterable[tuple[Any, Any]], *, inside_repeat: bool) -> int:
     """Walk the parsed pattern; raise PatternError on an unsafe shape; return the count of unbounded repeats."""
     unbounded = 0
     for op, arg in items:

@@ -12,7 +12,7 @@ import aiohttp
 
 from bot.clock import SystemClock
 from bot.config import PROVIDER_KEYS, ProviderConfig, Settings, load_settings
-from bot.console import EXIT_FAILED, EXIT_OK, describe, print_config_error, quiet_level
+from bot.console import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, describe, print_config_error, quiet_level
 from bot.errors import (
     ConfigError,
     ProviderAuthError,
@@ -65,8 +65,14 @@ async def run_check(env: Mapping[str, str], invite_url: Callable[[str], str]) ->
     """`invite_url(application_id)` builds the invite link (it needs discord.py, so the caller supplies it)."""
     try:
         settings = load_settings(env, require_token=True)
+        token_missing = False
     except ConfigError as error:
-        return print_config_error(error, env)
+        try:  # only the token is missing: say so, and still check everything else
+            settings = load_settings(env)
+        except ConfigError:
+            return print_config_error(error, env)
+        print_config_error(error, env)
+        token_missing = True
     setup_logging(quiet_level(settings), settings.log_format, settings.secrets())
     report = _Report(Redactor(settings.secrets()))
     report.good(f"configuration: providers in order {', '.join(settings.provider_names)}")
@@ -78,9 +84,11 @@ async def run_check(env: Mapping[str, str], invite_url: Callable[[str], str]) ->
             context = ProviderContext(session, SystemClock(), Path(tmp), settings.max_download_bytes)
             for config in settings.providers:
                 await _check_provider(config, context, report)
-        assert settings.discord_token is not None
-        base = (env.get("DISCORD_API_BASE") or DISCORD_API_BASE).strip().rstrip("/")
-        app_id = await _check_discord(session, base, settings.discord_token.get(), report)
+        if settings.discord_token is None:
+            report.fail("discord: DISCORD_TOKEN is not set, so the token and the invite URL were not checked")
+        else:
+            base = (env.get("DISCORD_API_BASE") or DISCORD_API_BASE).strip().rstrip("/")
+            app_id = await _check_discord(session, base, settings.discord_token.get(), report)
     if app_id is not None:
         names = ", ".join(label for _, label in REQUIRED_PERMISSIONS)
         print(f"\nInvite the bot (scopes bot + applications.commands; permissions: {names}):")
@@ -88,6 +96,8 @@ async def run_check(env: Mapping[str, str], invite_url: Callable[[str], str]) ->
         if settings.dev_guild_id:
             print(f"Commands sync to the development server {settings.dev_guild_id} only (DISCORD_DEV_GUILD_ID).")
     print("\nEverything is usable." if report.ok else "\nSome checks failed; see [FAIL] above.")
+    if token_missing:
+        return EXIT_CONFIG
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
@@ -135,7 +145,8 @@ async def _check_provider(config: ProviderConfig, context: ProviderContext, repo
     except ReelbotError as error:
         report.fail(f"{config.name}: {error}")
         return
-    label = f"{config.name} ({provider.display_name})"
+    shown = provider.display_name
+    label = shown if shown.lower().startswith(config.name) else f"{config.name} ({shown})"  # not "demo (Demo …)"
     try:
         credits = await asyncio.wait_for(provider.fetch_credits(), CHECK_TIMEOUT_S)
     except ProviderAuthError as error:

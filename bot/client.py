@@ -8,7 +8,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -61,12 +61,14 @@ class ReelBot(commands.Bot):
         self.runner: JobRunner | None = None
         self._runner_started = False
         self.health: HealthServer | None = None
+        self.metrics = metrics.Metrics()  # this bot's own registry, served on /metrics
         self.gateway_connected = False
         for event, up in (("on_connect", True), ("on_ready", True), ("on_resumed", True), ("on_disconnect", False)):
             self.add_listener(self._gateway_listener(up), event)
 
     async def setup_hook(self) -> None:
         settings = self.settings
+        metrics.activate(self.metrics)
         data_dir = Path(settings.data_dir)
         temp_dir = data_dir / "tmp"
         temp_dir.mkdir(parents=True, exist_ok=True)
@@ -109,7 +111,7 @@ class ReelBot(commands.Bot):
 
     # --- operator port (HEALTH_PORT) -----------------------------------------------------------------
 
-    def _gateway_listener(self, up: bool):
+    def _gateway_listener(self, up: bool) -> Callable[[], Coroutine[Any, Any, None]]:
         async def listener() -> None:
             self.gateway_connected = up
 
@@ -124,16 +126,17 @@ class ReelBot(commands.Bot):
                 "runner": lambda: self.runner is not None and self.runner.alive,
             },
             port=port,
+            registry=self.metrics,
             before_scrape=self._refresh_gauges,
         )
         await self.health.start()
 
     def _refresh_gauges(self) -> None:
-        runner = self.runner
-        metrics.QUEUE_LENGTH.set(runner.queue_length if runner else 0)
-        metrics.JOBS_IN_FLIGHT.set(runner.in_flight if runner else 0)
-        metrics.RUNNER_ALIVE.set(1 if runner is not None and runner.alive else 0)
-        metrics.GATEWAY_CONNECTED.set(1 if self.gateway_connected and not self.is_closed() else 0)
+        runner, gauges = self.runner, self.metrics
+        gauges.queue_length.set(runner.queue_length if runner else 0)
+        gauges.jobs_in_flight.set(runner.in_flight if runner else 0)
+        gauges.runner_alive.set(1 if runner is not None and runner.alive else 0)
+        gauges.gateway_connected.set(1 if self.gateway_connected and not self.is_closed() else 0)
 
     async def sync_commands(self) -> None:
         if self.settings.dev_guild_id:

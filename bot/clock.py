@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -21,7 +22,9 @@ class Clock(Protocol):
 class SystemClock:
     """Wall time and intervals from the given sources (by default the standard library's)."""
 
-    def __init__(self, now=None, monotonic=None) -> None:
+    def __init__(
+        self, now: Callable[[], datetime] | None = None, monotonic: Callable[[], float] | None = None
+    ) -> None:
         self._now = now or (lambda: datetime.now(UTC))
         self._monotonic = monotonic or time.monotonic
 

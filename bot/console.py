@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 
 from bot.config import PROVIDER_KEYS, Settings
 from bot.errors import ConfigError
@@ -19,8 +20,22 @@ def env_secrets(env: Mapping[str, str]) -> list[str]:
 
 
 def print_config_error(error: ConfigError, env: Mapping[str, str]) -> int:
-    print(Redactor(env_secrets(env))(str(error)), file=sys.stderr)
+    text = str(error)
+    if any(problem.startswith("DISCORD_TOKEN is required") for problem in error.problems):
+        text += "\n" + missing_token_hint()
+    print(Redactor(env_secrets(env))(text), file=sys.stderr)
     return EXIT_CONFIG
+
+
+def missing_token_hint(dotenv: Path | None = None) -> str:
+    """Where DISCORD_TOKEN was looked for (the environment and `.env` in the current directory), and how to
+    start one from the example."""
+    path = (dotenv or Path(".env")).absolute()
+    found = "exists but has no DISCORD_TOKEN" if path.is_file() else "does not exist"
+    return (
+        f"DISCORD_TOKEN was looked for in the environment and in {path} ({found}).\n"
+        "Start from the example: cp .env.example .env, then put your bot token in it."
+    )
 
 
 def quiet_level(settings: Settings) -> str:

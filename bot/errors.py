@@ -3,6 +3,8 @@ and a `refund` flag saying whether the user's quota comes back when a job ends w
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ReelbotError(Exception):
     code = "error"
@@ -27,6 +29,7 @@ class InvalidRequestError(ReelbotError):
 
 class QuotaExceededError(ReelbotError):
     code = "quota_exceeded"
+    reason: str | None = None  # which limit: quota, concurrent, budget (metrics and the audit)
 
 
 class PolicyRefusedError(ReelbotError):
@@ -58,7 +61,7 @@ class ProviderError(ReelbotError):
     public_message = "The video service had a problem. Your quota was refunded."
     retryable = False  # safe to repeat a *read* (poll); creates are never blindly repeated
 
-    def __init__(self, detail: str = "", *, provider: str = "", status: int | None = None, **kw) -> None:
+    def __init__(self, detail: str = "", *, provider: str = "", status: int | None = None, **kw: Any) -> None:
         super().__init__(detail, **kw)
         self.provider = provider
         self.status = status
@@ -79,7 +82,7 @@ class ProviderRateLimitError(ProviderError):
     public_message = "The video service is busy right now. Your quota was refunded; please try again later."
     retryable = True
 
-    def __init__(self, detail: str = "", *, retry_after: float | None = None, **kw) -> None:
+    def __init__(self, detail: str = "", *, retry_after: float | None = None, **kw: Any) -> None:
         super().__init__(detail, **kw)
         self.retry_after = retry_after
 
@@ -124,7 +127,7 @@ class GenerationFailedError(ProviderError):
 
     code = "generation_failed"
 
-    def __init__(self, reason: str, *, user_fault: bool = False, **kw) -> None:
+    def __init__(self, reason: str, *, user_fault: bool = False, **kw: Any) -> None:
         shown = reason or "no reason given"
         if user_fault:
             public = f"The video service refused this prompt: {shown}. Quota is not refunded for refused prompts."

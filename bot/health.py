@@ -42,14 +42,14 @@ class HealthServer:
         *,
         host: str = "0.0.0.0",  # noqa: S104 - the port is opt-in and serves no secrets; containers need it
         port: int = 0,
-        registry: metrics.Registry = metrics.REGISTRY,
+        registry: metrics.Metrics | None = None,
         before_scrape: Callable[[], None] | None = None,
         check_timeout: float = CHECK_TIMEOUT_S,
     ) -> None:
         self.checks = dict(checks)
         self.host = host
         self.requested_port = port
-        self.registry = registry
+        self.registry = registry if registry is not None else metrics.active()
         self.before_scrape = before_scrape
         self.check_timeout = check_timeout
         self.port: int | None = None  # the bound port once started (HEALTH_PORT=0 picks a free one)
@@ -69,8 +69,8 @@ class HealthServer:
             await runner.cleanup()
             raise
         self._runner = runner
-        server = site._server  # aiohttp has no public accessor for the bound port
-        self.port = server.sockets[0].getsockname()[1] if server is not None and server.sockets else self.requested_port
+        addresses = runner.addresses  # the bound (host, port, …) of each listening socket
+        self.port = int(addresses[0][1]) if addresses else self.requested_port
         log.info("health and metrics on http://%s:%s/healthz and /metrics", self.host, self.port)
         return self.port
 
@@ -100,7 +100,7 @@ class HealthServer:
                 self.before_scrape()
             except Exception:
                 log.exception("refreshing gauges before a scrape failed")
-        return web.Response(body=self.registry.render().encode(), headers={"Content-Type": metrics.CONTENT_TYPE})
+        return web.Response(body=self.registry.render(), headers={"Content-Type": metrics.CONTENT_TYPE})
 
 
 async def _close_connection(request: web.Request, response: web.StreamResponse) -> None:

@@ -17,6 +17,7 @@ import sys
 import traceback
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from types import TracebackType
 from typing import Any, TextIO
 from urllib.parse import quote
 
@@ -179,7 +180,7 @@ def setup_logging(
 def _install_excepthook() -> None:
     """Uncaught exceptions are logged (and so redacted) instead of printed raw by the interpreter."""
 
-    def hook(exc_type, exc, tb) -> None:
+    def hook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
         if issubclass(exc_type, KeyboardInterrupt):
             sys.__excepthook__(exc_type, exc, tb)
             return

@@ -6,11 +6,15 @@ import asyncio
 import contextlib
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import aiohttp
 
 from bot.errors import MediaError
+
+T = TypeVar("T")
 
 CHUNK = 64 * 1024
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
@@ -31,7 +35,7 @@ def new_temp_path(directory: Path | None = None, suffix: str = ".mp4") -> Path:
     return Path(name)
 
 
-async def _run_blocking(func, *args):
+async def _run_blocking(func: Callable[..., T], *args: Any) -> T:
     return await asyncio.get_running_loop().run_in_executor(None, func, *args)
 
 

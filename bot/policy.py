@@ -57,8 +57,7 @@ def resolve_limits(
         value, source = default, "server default"
         if server.get(field) is not None:
             value, source = int(server[field]), "server setting"
-        from_roles = [limits[index] for role, limits in roles.items() if role in set(member_roles)]
-        from_roles = [v for v in from_roles if v is not None]
+        from_roles = [v for role, limits in roles.items() if role in set(member_roles) if (v := limits[index]) is not None]
         if from_roles:
             value, source = max(from_roles), "role"
         if user and user.get(field) is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from typing import Any
 
 from bot import metrics
 from bot.clock import Clock
@@ -81,8 +82,8 @@ class Quotas:
         try:
             await self.policy.admit(snap, channel_id=channel_id, parent_channel_id=parent_channel_id, request=request)
             await self._check_cooldown(guild_id, user_id, rules.cooldown_s)
-        except (PolicyRefusedError, QuotaExceededError) as refusal:
-            await self._audit(refusal, where)
+        except (PolicyRefusedError, QuotaExceededError) as refused:
+            await self._audit(refused, where)
             raise
         job = await self.storage.create_job_reserving(
             guild_id=guild_id,
@@ -103,8 +104,8 @@ class Quotas:
             return job
         usage = await self.usage(guild_id, user_id, role_ids)
         refusal = QuotaExceededError("quota", public_message=refusal_message(usage, cost))
-        refusal.reason = refusal_reason(usage, cost)  # type: ignore[attr-defined]  # for the audit
-        if refusal.reason == "quota" and rules.cooldown_s:  # type: ignore[attr-defined]  # lost a race to its own other command
+        refusal.reason = refusal_reason(usage, cost)  # for the audit
+        if refusal.reason == "quota" and rules.cooldown_s:  # lost a race to its own other command
             last = await self.storage.last_request_at(guild_id, user_id)
             if last is not None and (now - last).total_seconds() < rules.cooldown_s:
                 refusal = _cooldown_refusal(last, rules.cooldown_s)
@@ -118,7 +119,7 @@ class Quotas:
         if last is not None and (self.clock.now() - last).total_seconds() < cooldown_s:
             raise _cooldown_refusal(last, cooldown_s)
 
-    async def _audit(self, refusal: ReelbotError, where: dict) -> None:
+    async def _audit(self, refusal: ReelbotError, where: dict[str, Any]) -> None:
         reason = getattr(refusal, "reason", None) or refusal.detail or refusal.code
         metrics.QUOTA_REFUSALS.inc(reason=getattr(refusal, "reason", None) or refusal.code)  # few, fixed values
         await self.storage.record_refusal(**where, reason=reason, at=self.clock.now())

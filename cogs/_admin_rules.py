@@ -20,7 +20,11 @@ if TYPE_CHECKING:
 
 class RulesCommands:
     bot: ReelBot
-    _store: Storage
+
+    @property
+    def _store(self) -> Storage:
+        assert self.bot.storage is not None
+        return self.bot.storage
 
     channels = app_commands.Group(name="channels", description="Where /video may be used")
     blocklist = app_commands.Group(name="blocklist", description="Words and patterns a prompt may not contain")

@@ -209,7 +209,7 @@ class DiscordObserver:
         if interaction is not None and job.status_message_id:
             # While the token lives, the status message itself turns into the result.
             text = "\n".join(part for part in (f"Your {ready}", link) if part) if minimal else link
-            message = await interaction.edit_original_response(
+            message: discord.Message = await interaction.edit_original_response(
                 content=fit_content(text), embed=embed, attachments=files, view=view
             )
             return message.id
@@ -267,8 +267,8 @@ class DiscordObserver:
     def _channel(self, job: Job) -> discord.abc.Messageable:
         channel = self.bot.get_channel(job.channel_id)
         if channel is None:
-            channel = self.bot.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
-        return channel  # type: ignore[return-value]
+            return self.bot.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
+        return channel  # type: ignore[return-value]  # a job's channel is a text channel or thread
 
     async def edit_status(self, job: Job, *, embed: discord.Embed, view: discord.ui.View | None) -> bool:
         """Edit the status message: through the interaction while its token lives, else as the bot's own

@@ -11,6 +11,7 @@ are checked in code as well.
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import discord
 
@@ -47,14 +48,14 @@ def fit_content(text: str | None) -> str | None:
 def fit_embed(embed: discord.Embed, *, total: int = TOTAL) -> discord.Embed:
     """A copy of `embed` within every limit: each text cut to its own limit, at most 25 fields, and the
     longest texts shortened further (the short ones kept whole) until all of it fits in `total`."""
-    data = copy.deepcopy(embed.to_dict())  # to_dict shares the field dicts with `embed`
-    data["fields"] = data.get("fields", [])[:FIELDS]  # type: ignore[typeddict-item]
-    slots: list[tuple[dict, str, int]] = [(data, "title", TITLE), (data, "description", DESCRIPTION)]  # type: ignore[list-item]
+    data: dict[str, Any] = copy.deepcopy(dict(embed.to_dict()))  # to_dict shares the field dicts with `embed`
+    data["fields"] = data.get("fields", [])[:FIELDS]
+    slots: list[tuple[dict[str, Any], str, int]] = [(data, "title", TITLE), (data, "description", DESCRIPTION)]
     for field in data["fields"]:
-        slots += [(field, "name", FIELD_NAME), (field, "value", FIELD_VALUE)]  # type: ignore[list-item]
+        slots += [(field, "name", FIELD_NAME), (field, "value", FIELD_VALUE)]
         for key in ("name", "value"):
-            field[key] = str(field.get(key) or "") or BLANK  # type: ignore[literal-required]
-    slots += [(data.get("footer") or {}, "text", FOOTER), (data.get("author") or {}, "name", AUTHOR)]  # type: ignore[list-item]
+            field[key] = str(field.get(key) or "") or BLANK
+    slots += [(data.get("footer") or {}, "text", FOOTER), (data.get("author") or {}, "name", AUTHOR)]
     slots = [(holder, key, limit) for holder, key, limit in slots if isinstance(holder.get(key), str)]
     for holder, key, limit in slots:
         holder[key] = cut(holder[key], limit)

@@ -8,6 +8,7 @@ import discord
 
 from bot.domain import Job, JobState
 from bot.jobs import JobProgress
+from bot.providers.demo import CLIP_FACTS, DemoProvider
 from cogs._limits import LINK_IN_TEXT, cut, fit_embed
 
 RESULT_TITLE = "🎬 Your video is ready"
@@ -64,6 +65,12 @@ def duration_text(seconds: float | None) -> str:
 shorten = cut  # the name the cogs use for "at most `limit` characters, with an ellipsis"
 
 
+def sentence(text: str) -> str:
+    """`text` with a capital first letter; the rest as written (str.capitalize would turn LUMAAI_API_KEY into
+    lumaai_api_key)."""
+    return text[:1].upper() + text[1:]
+
+
 def provider_words(raw: str | None) -> str:
     if not raw:
         return "generating"
@@ -83,7 +90,7 @@ def status_embed(job: Job, progress: JobProgress, provider_name: str | None = No
         line = "The clip is ready; uploading it here"
     else:
         title = "🎬 Generating"
-        line = f"{provider_words(progress.provider_state).capitalize()} · {duration_text(progress.elapsed)} elapsed"
+        line = f"{sentence(provider_words(progress.provider_state))} · {duration_text(progress.elapsed)} elapsed"
         if progress.eta is not None:
             line += f" · about {duration_text(progress.eta)} left"
         bar = progress_bar(progress.fraction)
@@ -111,7 +118,7 @@ def result_embed(
     embed = discord.Embed(title=RESULT_TITLE, colour=COLOURS[JobState.COMPLETED])
     embed.add_field(name="Prompt", value=shorten(job.request.prompt, 1000), inline=False)
     embed.add_field(name="Model", value=model, inline=True)
-    embed.add_field(name="Options", value=job.request.options_summary(), inline=True)
+    embed.add_field(name="Options", value=options_text(job), inline=True)
     embed.add_field(name="Time taken", value=duration_text(taken), inline=True)
     embed.add_field(name="Requested by", value=f"<@{job.user_id}>", inline=True)
     if job.parent_job_id:
@@ -125,6 +132,13 @@ def result_embed(
         embed.set_image(url=thumbnail)
     embed.set_footer(text=_footer(job, provider_name))
     return fit_embed(embed)
+
+
+def options_text(job: Job) -> str:
+    """The options the clip was made with; the demo hands back its one sample clip whatever was asked."""
+    if job.provider == DemoProvider.name:
+        return f"demo sample clip, {CLIP_FACTS} (asked for {job.request.options_summary()})"
+    return job.request.options_summary()
 
 
 def ended_embed(job: Job, message: str, provider_name: str | None = None) -> discord.Embed:

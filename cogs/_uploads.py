@@ -35,7 +35,8 @@ async def store_keyframes(
             mime = (attachment.content_type or "image/png").split(";")[0].strip().lower()
             ids[field] = await store.upload_image(data, mime_type=mime, filename=attachment.filename,
                                                   requester_id=user_id)  # fmt: skip
-    return replace(request, **ids)
+    return replace(request, start_image_file=ids.get("start_image_file", request.start_image_file),
+                   end_image_file=ids.get("end_image_file", request.end_image_file))
 
 
 def video_file_store(runner: JobRunner, request: VideoRequest) -> StoresVideos | None:

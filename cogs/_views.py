@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import replace
+from typing import Any
 
 import discord
 
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 GONE = "That job no longer exists, so this button can't be used."
 
 
-class CancelButton(discord.ui.DynamicItem[discord.ui.Button], template=r"reel:cancel:(?P<job_id>[0-9]+)"):
+class CancelButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"reel:cancel:(?P<job_id>[0-9]+)"):
     def __init__(self, job_id: int) -> None:
         super().__init__(
             discord.ui.Button(label="Cancel", style=discord.ButtonStyle.danger, custom_id=f"reel:cancel:{job_id}")
@@ -34,7 +35,7 @@ class CancelButton(discord.ui.DynamicItem[discord.ui.Button], template=r"reel:ca
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> CancelButton:
         return cls(int(match["job_id"]))
 
@@ -64,7 +65,7 @@ REFUSALS = {
 
 
 class ResultButton(
-    discord.ui.DynamicItem[discord.ui.Button], template=r"reel:(?P<action>reroll|edit|extend|delete):(?P<job_id>[0-9]+)"
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"reel:(?P<action>reroll|edit|extend|delete):(?P<job_id>[0-9]+)"
 ):
     def __init__(self, action: str, job_id: int) -> None:
         label, emoji, style, _ = RESULT_ACTIONS[action]
@@ -74,7 +75,7 @@ class ResultButton(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> ResultButton:
         return cls(match["action"], int(match["job_id"]))
 

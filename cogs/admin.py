@@ -35,7 +35,7 @@ class Admin(LimitsCommands, RulesCommands, commands.GroupCog, group_name="videoa
         self.bot = bot
         super().__init__()
 
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:  # type: ignore[override]
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
         return require_admin(interaction)
 
     @app_commands.command(name="stats", description="Jobs, users, failures and estimated spend over a period")

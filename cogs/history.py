@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -18,7 +19,7 @@ from discord.ext import commands
 from bot import media
 from bot.client import ReelBot
 from bot.domain import Job, JobState, ProviderState
-from bot.errors import ProviderError
+from bot.errors import MediaError, ProviderError
 from cogs import _render
 from cogs._limits import fit_embed
 from cogs._perms import is_server_admin, may_see_job
@@ -41,37 +42,43 @@ def job_line(job: Job) -> str:
     return f"{ICONS[job.state]} **#{job.id}** {job.state.value} · {_render.timestamp(job.created_at, 'R')} · {shown}"
 
 
-class HistoryPageButton(discord.ui.DynamicItem[discord.ui.Button], template=r"reel:history:(?P<user>\d+):(?P<page>\d+)"):
+class HistoryPageButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"reel:history:(?P<user>\d+):(?P<page>\d+)"
+):
     def __init__(self, user_id: int, page: int, *, label: str = "Next", disabled: bool = False) -> None:
         super().__init__(discord.ui.Button(label=label, style=discord.ButtonStyle.secondary, disabled=disabled,
                                            custom_id=f"reel:history:{user_id}:{page}"))  # fmt: skip
         self.user_id, self.page = user_id, page
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> HistoryPageButton:
         return cls(int(match["user"]), int(match["page"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
         if interaction.user.id != self.user_id:
             await interaction.response.send_message("Use /history to see your own videos.", ephemeral=True)
             return
-        cog: History = interaction.client.get_cog("History")  # type: ignore[attr-defined, assignment]
+        cog: History = interaction.client.get_cog("History")  # type: ignore[attr-defined]
         embed, view = await cog.history_page(interaction.guild_id or 0, self.user_id, self.page)
         await interaction.response.edit_message(embed=embed, view=view)
 
 
-class RepostButton(discord.ui.DynamicItem[discord.ui.Button], template=r"reel:repost:(?P<job_id>[0-9]+)"):
+class RepostButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"reel:repost:(?P<job_id>[0-9]+)"):
     def __init__(self, job_id: int) -> None:
         super().__init__(discord.ui.Button(label="Re-post", style=discord.ButtonStyle.primary,
                                            custom_id=f"reel:repost:{job_id}"))  # fmt: skip
         self.job_id = job_id
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> RepostButton:
         return cls(int(match["job_id"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        cog: History = interaction.client.get_cog("History")  # type: ignore[attr-defined, assignment]
+        cog: History = interaction.client.get_cog("History")  # type: ignore[attr-defined]
         await cog.repost(interaction, self.job_id)
 
 
@@ -181,7 +188,7 @@ class History(commands.Cog):
                 files = [discord.File(temp, filename=f"reelbot-{job.id}.mp4")]
             except media.MediaTooLargeError:
                 files = []  # too large to upload here: post the link
-            except media.MediaError as error:
+            except MediaError as error:
                 log.info("re-post of job %s: %s", job.id, error)
                 return None
             provider = self.bot.runner.providers.get(job.provider or "") if self.bot.runner else None

@@ -36,7 +36,8 @@ class ProviderContext:
 
 def build_provider(config: ProviderConfig, context: ProviderContext) -> VideoProvider:
     module = importlib.import_module(ADAPTER_MODULES[config.name])
-    return module.create(config, context)
+    provider: VideoProvider = module.create(config, context)
+    return provider
 
 
 def build_providers(settings: Settings, context: ProviderContext) -> list[VideoProvider]:

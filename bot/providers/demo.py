@@ -9,6 +9,7 @@ import uuid
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import Any
 
 from bot.config import ProviderConfig
 from bot.domain import ProviderState, ProviderStatus, VideoRequest
@@ -17,7 +18,10 @@ from bot.media import new_temp_path
 from bot.providers import ProviderContext
 from bot.providers.base import ALL_ASPECT_RATIOS, Capabilities
 
-DEMO_NOTICE = "demo mode — set LUMAAI_API_KEY (or another provider key) to generate real videos"
+# What the shipped clip really is (tests/unit/test_first_hour.py reads it from the MP4's header).
+CLIP_SECONDS, CLIP_WIDTH, CLIP_HEIGHT = 3, 640, 360
+CLIP_FACTS = f"{CLIP_SECONDS} s, {CLIP_WIDTH}×{CLIP_HEIGHT}"
+DEMO_NOTICE = f"free sample clip ({CLIP_FACTS}) — set LUMAAI_API_KEY (or another provider key) to generate real videos"
 DEMO_EXTRA = {"demo": "true"}
 RENDER_SECONDS = 6.0  # clock time between submit and completion
 
@@ -29,7 +33,7 @@ def packaged_clip() -> Traversable:
 
 class DemoProvider:
     name = "demo"
-    display_name = "Demo (no provider configured)"
+    display_name = "Demo (free sample clip)"
     poll_interval = 3.0
     capabilities = Capabilities(
         models=("demo",),
@@ -68,13 +72,13 @@ class DemoProvider:
         self._started.pop(provider_job_id, None)
 
     async def fetch_credits(self) -> str | None:
-        return "demo mode: free"
+        return "costs nothing"
 
     def is_pending(self, provider_job_id: str) -> bool:
         """Whether this id was submitted here and has neither completed nor been cancelled."""
         return provider_job_id in self._started
 
-    def _status(self, state: ProviderState, job_id: str, **fields) -> ProviderStatus:
+    def _status(self, state: ProviderState, job_id: str, **fields: Any) -> ProviderStatus:
         return ProviderStatus(state, job_id, raw_state=DEMO_NOTICE, extra=dict(DEMO_EXTRA), **fields)
 
 

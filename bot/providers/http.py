@@ -36,8 +36,8 @@ MAX_RETRY_AFTER = 60.0
 
 def backoff_delay(attempt: int, *, base: float = 0.5, cap: float = 8.0, rng: random.Random | None = None) -> float:
     """Full-jitter exponential backoff (attempt 0 → up to `base`)."""
-    rng = rng or random
-    return rng.uniform(0, min(cap, base * (2**attempt)))
+    uniform = rng.uniform if rng is not None else random.uniform
+    return uniform(0, min(cap, base * (2**attempt)))
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:
@@ -178,7 +178,8 @@ class HttpTransport:
             attempt += 1
             await self.clock.sleep(delay)
 
-    async def _timed(self, method, path, json_body, params, timeout, accept_status) -> Any:
+    async def _timed(self, method: str, path: str, json_body: Any, params: Any, timeout: Any,
+                     accept_status: tuple[int, ...]) -> Any:  # fmt: skip
         """One attempt, measured for /metrics in wall-clock seconds (not the injected clock: an operator
         wants the real latency) and counted by error code when it fails."""
         call = metrics.call_label(method, path)
@@ -194,7 +195,8 @@ class HttpTransport:
         finally:
             metrics.PROVIDER_LATENCY.observe(time.perf_counter() - started, provider=self.provider, call=call)
 
-    async def _once(self, method, path, json_body, params, timeout, accept_status) -> Any:
+    async def _once(self, method: str, path: str, json_body: Any, params: Any, timeout: Any,
+                    accept_status: tuple[int, ...]) -> Any:  # fmt: skip
         try:
             async with self.session.request(
                 method,

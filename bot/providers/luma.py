@@ -249,7 +249,8 @@ class LumaProvider:
         for key, name in (("model", "model"), ("version", "model"), ("generation_type", "type"), ("type", "type")):
             if isinstance(data.get(key), str):
                 extra.setdefault(name, data[key])
-        assets = data.get("assets") if isinstance(data.get("assets"), dict) else {}
+        found = data.get("assets")
+        assets: dict[str, Any] = found if isinstance(found, dict) else {}
         if isinstance(assets.get("image"), str):
             extra["thumbnail_url"] = assets["image"]
         if state is ProviderState.COMPLETED:

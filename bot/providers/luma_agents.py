@@ -285,7 +285,7 @@ class LumaAgentsProvider:
             raise ProviderProtocolError("luma-agents: POST /files answered no file id", provider=self.name)
         if file.get("state") == "failed":
             raise _file_refused(what, file.get("failure_reason"))
-        return file["id"]
+        return str(file["id"])
 
     async def _wait_until_ready(self, file_id: str, which: str) -> None:
         waited = 0.0

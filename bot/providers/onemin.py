@@ -181,7 +181,7 @@ class OneMinProvider:
         return None
 
 
-def _credits_left(record: dict) -> dict[str, str]:
+def _credits_left(record: dict[str, Any]) -> dict[str, str]:
     team = record.get("teamUser")
     if isinstance(team, dict) and isinstance(team.get("creditLimit"), int | float):
         used = team.get("usedCredit") or 0

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -149,7 +151,7 @@ class SegmindProvider:
                       "whose jobs failed were refunded", error.detail)  # fmt: skip
             raise
 
-    async def _submit_async(self, slug: str, body: dict) -> ProviderStatus:
+    async def _submit_async(self, slug: str, body: dict[str, Any]) -> ProviderStatus:
         answer = await self._http.request_json("POST", f"/v2/{slug}", json_body=body, idempotent=False)
         request_id = answer.get("request_id") if isinstance(answer, dict) else None
         if not isinstance(request_id, str) or not request_id or " " in request_id:
@@ -163,7 +165,7 @@ class SegmindProvider:
         raw = str(answer.get("status") or "QUEUED")
         return ProviderStatus(ProviderState.QUEUED, provider_job_id=job_id, raw_state=raw, extra=self._extra())
 
-    async def _submit_sync(self, slug: str, body: dict) -> ProviderStatus:
+    async def _submit_sync(self, slug: str, body: dict[str, Any]) -> ProviderStatus:
         """One POST, never retried: the answer is the clip itself, streamed to a temp file."""
         dest = media.new_temp_path(self._context.temp_dir)
         try:
@@ -300,7 +302,7 @@ class SegmindProvider:
             isinstance(u, str) and " " not in u and urlsplit(u)[:2] == (base.scheme, base.netloc) for u in urls
         )
 
-    def _note_credits(self, headers) -> None:
+    def _note_credits(self, headers: Mapping[str, str]) -> None:
         if headers.get(CREDITS_HEADER) is not None:
             self.remaining_credits = headers[CREDITS_HEADER]
 
@@ -308,13 +310,12 @@ class SegmindProvider:
         return {"remaining_credits": self.remaining_credits} if self.remaining_credits is not None else {}
 
 
-def _body(slug: str, request: VideoRequest) -> dict:
-    """The JSON for `slug`, with only the fields its page lists (see the table at the top)."""
+def _body(slug: str, request: VideoRequest) -> dict[str, Any]:
     prompt = request.prompt
     if request.camera:  # no concepts API: Segmind's page says to write the camera move into the prompt
         prompt += f", camera {request.camera.replace('_', ' ')}"
     # Always send `loop`: one doc says it defaults to false, another "1" (contradiction #6).
-    body: dict = {"prompt": prompt, "aspect_ratio": request.aspect_ratio, "loop": bool(request.loop)}
+    body: dict[str, Any] = {"prompt": prompt, "aspect_ratio": request.aspect_ratio, "loop": bool(request.loop)}
     if slug in ("luma-ray-txt-2-video", "luma-ray-img-2-video"):
         body["resolution"] = request.resolution
     if slug == "luma-ray-img-2-video":

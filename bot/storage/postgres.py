@@ -81,7 +81,7 @@ class PostgresDialect:
         return self._pool
 
     async def open(self) -> None:
-        import asyncpg  # type: ignore[import-untyped]  # optional dependency: pip install 'reelbot[postgres]'
+        import asyncpg  # optional dependency: pip install 'reelbot[postgres]'
 
         self._pool = await asyncpg.create_pool(
             self.dsn, min_size=self.min_connections, max_size=self.max_connections, command_timeout=60

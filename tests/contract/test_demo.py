@@ -45,7 +45,7 @@ def test_packaged_clip_is_a_small_real_mp4():
 def test_identity_and_generous_capabilities(provider):
     """The demo satisfies VideoProvider and offers every option so the whole UI can be tried."""
     assert isinstance(provider, VideoProvider)
-    assert (provider.name, provider.display_name) == ("demo", "Demo (no provider configured)")
+    assert (provider.name, provider.display_name) == ("demo", "Demo (free sample clip)")
     assert provider.poll_interval == 3.0
     caps = provider.capabilities
     assert caps.models == ("demo",) and len(caps.aspect_ratios) == 7
@@ -88,7 +88,7 @@ async def test_every_status_says_it_is_a_demo(provider, clock):
     done = await provider.poll(first.provider_job_id)
     for status in (first, running, done):
         assert status.extra == {"demo": "true"}
-        assert "demo" in status.raw_state and "LUMAAI_API_KEY" in status.raw_state
+        assert "free sample clip" in status.raw_state and "LUMAAI_API_KEY" in status.raw_state
 
 
 async def test_deleting_the_delivered_copy_keeps_the_packaged_clip(provider, clock):
@@ -121,7 +121,7 @@ async def test_cancel_forgets_the_job(provider):
 
 async def test_credits_say_demo_mode(provider):
     """fetch_credits answers without any network call."""
-    assert await provider.fetch_credits() == "demo mode: free"
+    assert await provider.fetch_credits() == "costs nothing"
 
 
 async def test_no_network_is_used(closed_session, clock, tmp_path):

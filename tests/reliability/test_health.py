@@ -7,7 +7,6 @@ import json
 import aiohttp
 import pytest
 
-from bot import metrics
 from tests.e2e.helpers import advance_until, results
 
 pytestmark = [pytest.mark.simcord(settle_timeout=1), pytest.mark.bot_env(HEALTH_PORT="0", QUOTA_DAILY="1")]
@@ -55,12 +54,7 @@ async def test_healthz_names_the_failing_check(simcord_env, simcord_bot, world):
 async def test_metrics_count_jobs_latency_refusals_and_discord_errors(simcord_env, simcord_bot, world, fake_luma):
     """/metrics in Prometheus text: a delivered job, Luma call latencies, a quota refusal and a Discord error."""
     _, channel, alice, _ = world
-    before = {
-        "completed": metrics.JOBS.value(state="completed", provider="luma"),
-        "refusals": metrics.QUOTA_REFUSALS.total(),
-        "discord": metrics.DISCORD_ERRORS.total(),
-        "creates": metrics.PROVIDER_LATENCY.count(provider="luma", call="POST /generations/video"),
-    }
+    counted = simcord_bot.metrics
     simcord_env.inject_error("PATCH", "/webhooks/*", status=429, code=0, times=1)
     await alice.slash(channel, "video", prompt=PROMPT)
     await advance_until(simcord_env, lambda: results(channel))
@@ -69,20 +63,21 @@ async def test_metrics_count_jobs_latency_refusals_and_discord_errors(simcord_en
 
     status, text, headers = await get(simcord_bot, "/metrics")
     assert status == 200 and headers["Content-Type"].startswith("text/plain; version=0.0.4")
-    assert metrics.JOBS.value(state="completed", provider="luma") == before["completed"] + 1
-    assert metrics.QUOTA_REFUSALS.total() == before["refusals"] + 1
-    assert metrics.DISCORD_ERRORS.value(action="status_edit", status=429, code=0) >= 1
-    assert metrics.DISCORD_ERRORS.total() == before["discord"] + 1
-    assert metrics.PROVIDER_LATENCY.count(provider="luma", call="POST /generations/video") == before["creates"] + 1
+    assert counted.value("reelbot_jobs_total", state="completed", provider="luma") == 1
+    assert counted.total("reelbot_quota_refusals_total") == 1
+    assert counted.value("reelbot_discord_errors_total", action="status_edit", status=429, code=0) == 1
+    assert counted.total("reelbot_discord_errors_total") == 1
+    create = {"provider": "luma", "call": "POST /generations/video"}
+    assert counted.value("reelbot_provider_request_seconds_count", **create) == 1
     for line in (
         '# TYPE reelbot_jobs_total counter',
-        'reelbot_queue_length 0',
-        'reelbot_jobs_in_flight 0',
-        'reelbot_runner_alive 1',
-        'reelbot_gateway_connected 1',
-        'reelbot_provider_request_seconds_bucket{provider="luma",call="GET /generations/{id}",le="+Inf"}',
+        'reelbot_queue_length 0.0',
+        'reelbot_jobs_in_flight 0.0',
+        'reelbot_runner_alive 1.0',
+        'reelbot_gateway_connected 1.0',
+        'reelbot_provider_request_seconds_bucket{call="GET /generations/{id}",le="+Inf",provider="luma"}',
         'reelbot_quota_refusals_total{reason="quota"}',
-        'reelbot_discord_errors_total{action="status_edit",status="429",code="0"}',
+        'reelbot_discord_errors_total{action="status_edit",code="0",status="429"}',
     ):
         assert line in text, line
 

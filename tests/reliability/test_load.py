@@ -1,7 +1,8 @@
-"""Load: 500 /video commands from 100 users in one burst of virtual time (simcord runs one command at a time,
+"""Load: 100 /video commands from 20 users in one burst of virtual time (simcord runs one command at a time,
 so they are sent back to back with the clock stopped): every command is acknowledged, the quotas are exact,
 MAX_ACTIVE_JOBS is never exceeded at the provider, and every accepted job is delivered exactly once.
-Timings are printed, never asserted (bench/bench_reliability.py reports them)."""
+Timings are printed, never asserted. The 500-command burst from 100 users runs in bench/bench_reliability.py
+(part `burst`: jobs lost, double deliveries and charges, peak at Luma, printed) to keep this suite short."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from cogs import _delivery
 from tests.e2e.helpers import advance_until
 from tests.reliability.helpers import jobs
 
-COMMANDS, USERS = 500, 100
+COMMANDS, USERS = 100, 20
 DAILY, CONCURRENT, MAX_ACTIVE = 5, 5, 10
 
 pytestmark = [
@@ -26,7 +27,7 @@ pytestmark = [
 
 
 def burst_plan(seed: int = 500) -> list[int]:
-    """Which user sends each command: every user sends at least 2 and some up to 9, 500 in all, shuffled."""
+    """Which user sends each command: every user sends at least 2 and some up to 9, COMMANDS in all, shuffled."""
     rng = random.Random(seed)
     counts = [2] * USERS
     for _ in range(COMMANDS - sum(counts)):
@@ -37,7 +38,7 @@ def burst_plan(seed: int = 500) -> list[int]:
     return order
 
 
-async def test_a_burst_of_500_commands_from_100_users(simcord_env, simcord_bot, bot_env, world, fake_luma, monkeypatch):
+async def test_a_burst_of_100_commands_from_20_users(simcord_env, simcord_bot, bot_env, world, fake_luma, monkeypatch):
     """Every command is acknowledged; each user gets exactly min(sent, 5) jobs; at most 10 run at Luma at once;
     every accepted job is delivered once and charged once."""
     guild, channel, _, _ = world
@@ -72,7 +73,7 @@ async def test_a_burst_of_500_commands_from_100_users(simcord_env, simcord_bot, 
 
     total = sum(accepted.values())
     monkeypatch.undo()
-    # Draining ~430 jobs: one advance_time step delivers dozens of clips and edits hundreds of queued statuses;
+    # Draining the accepted jobs: one advance_time step delivers dozens of clips and edits hundreds of queued statuses;
     # give each step more real time than a command gets (virtual timers stay parked while time advances).
     monkeypatch.setattr(simcord_env, "settle_timeout", 30.0)
     peak = 0

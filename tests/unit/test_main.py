@@ -299,7 +299,7 @@ def test_check_with_demo_and_fake_discord_passes_and_prints_the_invite(capsys):
         f"https://discord.com/oauth2/authorize?client_id={APP_ID}&scope=bot+applications.commands&permissions={PERMISSIONS}"
     ) in out
     assert "[ ok ] discord: token accepted; logged in as reelbot" in out
-    assert "[ ok ] demo" in out and "[FAIL]" not in out
+    assert "[ ok ] Demo (free sample clip): ready" in out and "[FAIL]" not in out
     assert "Everything is usable." in out
     assert TOKEN not in out + err
 

@@ -1,70 +1,77 @@
-"""The metrics registry and its Prometheus text exposition."""
+"""The bot's metrics through prometheus_client: per-bot registries, names, labels and the text exposition."""
 
 from __future__ import annotations
 
 import pytest
 
 from bot import metrics
-from bot.metrics import Registry, call_label
+from bot.metrics import Metrics, call_label
 
 
-def test_counter_gauge_histogram_render_in_prometheus_text_format():
-    """Each metric renders HELP, TYPE and its samples; histogram buckets are cumulative with +Inf, sum, count."""
-    registry = Registry()
-    jobs = registry.counter("t_jobs_total", "Jobs.", ("state",))
-    queue = registry.gauge("t_queue", "Queue.")
-    latency = registry.histogram("t_seconds", "Latency.", ("call",), buckets=(0.1, 1.0))
-    jobs.inc(state="completed")
-    jobs.inc(2, state="completed")
-    queue.set(3)
-    for value in (0.05, 0.5, 5.0):
-        latency.observe(value, call="GET /x")
-    text = registry.render()
+@pytest.fixture
+def bot_metrics():
+    """A fresh Metrics made active for the module-level recorders, the previous one restored after."""
+    previous = metrics.active()
+    fresh = Metrics()
+    metrics.activate(fresh)
+    yield fresh
+    metrics.activate(previous)
+
+
+def test_every_documented_metric_renders_in_prometheus_text_format(bot_metrics):
+    """Counters, gauges and the latency histogram render HELP, TYPE and samples with the documented labels."""
+    metrics.JOBS.inc(state="completed", provider="luma")
+    metrics.JOBS.inc(2, state="completed", provider="luma")
+    metrics.QUEUE_LENGTH.set(3)
+    for value in (0.04, 0.5, 5.0):
+        metrics.PROVIDER_LATENCY.observe(value, provider="luma", call="GET /x")
+    metrics.DISCORD_ERRORS.inc(action="deliver", status=403, code=50013)
+    text = bot_metrics.render().decode()
     assert text.endswith("\n")
-    assert "# HELP t_jobs_total Jobs.\n# TYPE t_jobs_total counter\n" in text
-    assert 't_jobs_total{state="completed"} 3\n' in text
-    assert "# TYPE t_queue gauge\nt_queue 3\n" in text
-    assert 't_seconds_bucket{call="GET /x",le="0.1"} 1\n' in text
-    assert 't_seconds_bucket{call="GET /x",le="1"} 2\n' in text
-    assert 't_seconds_bucket{call="GET /x",le="+Inf"} 3\n' in text
-    assert 't_seconds_sum{call="GET /x"} 5.55\n' in text
-    assert 't_seconds_count{call="GET /x"} 3\n' in text
+    assert "# TYPE reelbot_jobs_total counter\n" in text
+    assert 'reelbot_jobs_total{provider="luma",state="completed"} 3.0\n' in text
+    assert "reelbot_queue_length 3.0\n" in text
+    assert "reelbot_runner_alive 0.0\n" in text and "reelbot_gateway_connected 0.0\n" in text
+    assert 'reelbot_provider_request_seconds_bucket{call="GET /x",le="0.05",provider="luma"} 1.0\n' in text
+    assert 'reelbot_provider_request_seconds_bucket{call="GET /x",le="+Inf",provider="luma"} 3.0\n' in text
+    assert 'reelbot_provider_request_seconds_count{call="GET /x",provider="luma"} 3.0\n' in text
+    assert 'reelbot_discord_errors_total{action="deliver",code="50013",status="403"} 1.0\n' in text
+    assert "_created" not in text
+    assert metrics.PROVIDER_LATENCY.count(provider="luma", call="GET /x") == 3
+    assert metrics.JOBS.value(state="completed", provider="luma") == 3
 
 
-def test_label_values_are_escaped_and_series_are_capped():
+def test_each_bot_counts_into_its_own_registry(bot_metrics):
+    """Two Metrics never share values, and the module-level recorders follow the active one."""
+    other = Metrics()
+    metrics.QUOTA_REFUSALS.inc(reason="quota")
+    assert bot_metrics.total("reelbot_quota_refusals_total") == 1
+    assert other.total("reelbot_quota_refusals_total") == 0
+    metrics.activate(other)
+    metrics.QUOTA_REFUSALS.inc(reason="budget")
+    assert other.value("reelbot_quota_refusals_total", reason="budget") == 1
+    assert bot_metrics.value("reelbot_quota_refusals_total", reason="budget") == 0
+
+
+def test_label_values_are_escaped_and_series_are_capped(bot_metrics):
     """Quotes, backslashes and newlines in labels are escaped; past MAX_SERIES new label sets fold into one."""
-    registry = Registry()
-    errors = registry.counter("t_errors_total", "Errors.", ("code",))
-    errors.inc(code='a"b\\c\nd')
-    assert 't_errors_total{code="a\\"b\\\\c\\nd"} 1' in registry.render()
+    metrics.PROVIDER_ERRORS.inc(provider="luma", code='a"b\\c\nd')
+    assert 'code="a\\"b\\\\c\\nd"' in bot_metrics.render().decode()
     for i in range(metrics.MAX_SERIES + 10):
-        errors.inc(code=str(i))
-    assert errors.value(code=metrics.OTHER) == 11
-    assert len(errors.samples()) == metrics.MAX_SERIES + 1
+        metrics.PROVIDER_ERRORS.inc(provider="luma", code=str(i))
+    assert metrics.PROVIDER_ERRORS.value(provider=metrics.OTHER, code=metrics.OTHER) == 11
+    samples = [line for line in bot_metrics.render().decode().splitlines() if line.startswith("reelbot_provider_errors")]
+    assert len(samples) == metrics.MAX_SERIES + 1
 
 
-def test_misuse_is_refused():
-    """Wrong label names, negative counter steps and duplicate names raise instead of corrupting output."""
-    registry = Registry()
-    counter = registry.counter("t_total", "T.", ("a",))
+def test_misuse_is_refused(bot_metrics):
+    """Wrong label names and negative counter steps raise instead of corrupting the output."""
     with pytest.raises(ValueError):
-        counter.inc(b="x")
+        metrics.JOBS.inc(state="queued")
     with pytest.raises(ValueError):
-        counter.inc(-1, a="x")
+        metrics.JOBS.inc(-1, state="queued", provider="none")
     with pytest.raises(ValueError):
-        registry.counter("t_total", "again")
-    with pytest.raises(ValueError):
-        registry.gauge("bad name", "x")
-
-
-def test_a_gauge_read_from_a_function_survives_a_failing_reader():
-    """A gauge read at scrape time shows NaN instead of breaking the scrape when its reader raises."""
-    registry = Registry()
-    gauge = registry.gauge("t_g", "G.")
-    gauge.set_function(lambda: 7)
-    assert "t_g 7\n" in registry.render()
-    gauge.set_function(lambda: 1 / 0)
-    assert "t_g NaN\n" in registry.render()
+        metrics.QUEUE_LENGTH.set(1, state="x")
 
 
 @pytest.mark.parametrize(

@@ -52,7 +52,8 @@ def test_on_a_terminal_the_demo_notice_is_printed_once_above_the_bar():
             bar.show("demo", ProviderStatus(ProviderState.RUNNING, "d-1", raw_state=DEMO_NOTICE, progress=fraction,
                                             extra=dict(DEMO_EXTRA)))  # fmt: skip
     lines = [CONTROL.sub("", line).split("\r")[-1] for line in out.getvalue().split("\n")]
-    assert lines[0] == DEMO_NOTICE
+    bar_at = next(i for i, line in enumerate(lines) if line.startswith("demo "))
+    assert "".join(lines[:bar_at]).rstrip() == DEMO_NOTICE  # wrapped at the terminal's width, whole, above the bar
     assert out.getvalue().count("LUMAAI_API_KEY") == 1
     assert "demo running" not in out.getvalue() and "demo demo" not in out.getvalue()
 
