@@ -35,7 +35,7 @@ def refuse(message: str) -> InvalidRequestError:
 async def find_job(interaction: discord.Interaction, job_id: int, action: str) -> Job:
     """The job `job_id` if the caller may see it and act on it; otherwise a refusal (an unknown or invisible
     job is answered alike, so numbers reveal nothing)."""
-    job = await interaction.client.storage.get_job(job_id)  # type: ignore[attr-defined]
+    job: Job | None = await interaction.client.storage.get_job(job_id)  # type: ignore[attr-defined]
     if job is None or not may_see_job(interaction, job):
         raise refuse(f"There is no job #{job_id} in this server.")
     if not may_manage(interaction, job.user_id):
@@ -118,7 +118,8 @@ async def start_clip_action(interaction: discord.Interaction, action: str, job: 
     runner = interaction.client.runner  # type: ignore[attr-defined]
     request, kind = action_request(runner, job, action, **params)  # type: ignore[arg-type]
     video = interaction.client.get_cog("Video")  # type: ignore[attr-defined]
-    return await video.start_job(interaction, request, parent=job, kind=kind)
+    started: Job = await video.start_job(interaction, request, parent=job, kind=kind)
+    return started
 
 
 async def start_upload_action(
@@ -134,4 +135,5 @@ async def start_upload_action(
         source_video_url=attachment.url, extend_provider=provider.name,
     )  # fmt: skip
     video = interaction.client.get_cog("Video")  # type: ignore[attr-defined]
-    return await video.start_job(interaction, request, kind=action, video=attachment)
+    started: Job = await video.start_job(interaction, request, kind=action, video=attachment)
+    return started

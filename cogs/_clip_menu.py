@@ -42,7 +42,7 @@ def menu_options(caps: Capabilities) -> list[discord.SelectOption]:
     return options
 
 
-class MoreSelect(discord.ui.DynamicItem[discord.ui.Select], template=r"reel:more:(?P<job_id>[0-9]+)"):
+class MoreSelect(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"reel:more:(?P<job_id>[0-9]+)"):
     def __init__(self, job_id: int, options: list[discord.SelectOption]) -> None:
         super().__init__(discord.ui.Select(placeholder="More…", options=options, custom_id=f"reel:more:{job_id}",
                                            row=1))  # fmt: skip
@@ -50,9 +50,10 @@ class MoreSelect(discord.ui.DynamicItem[discord.ui.Select], template=r"reel:more
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Select, match: re.Match[str], /
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> MoreSelect:
-        return cls(int(match["job_id"]), list(item.options) or [discord.SelectOption(label="More…")])
+        options = list(item.options) if isinstance(item, discord.ui.Select) else []
+        return cls(int(match["job_id"]), options or [discord.SelectOption(label="More…")])
 
     async def callback(self, interaction: discord.Interaction) -> None:
         choice = (self.item.values or [""])[0]
@@ -80,7 +81,7 @@ def add_menu(view: discord.ui.View, job: Job, caps: Capabilities | None) -> disc
     return view
 
 
-def _select(custom_id: str, values: tuple[str, ...], default: str) -> discord.ui.Select:
+def _select(custom_id: str, values: tuple[str, ...], default: str) -> discord.ui.Select[Any]:
     options = [discord.SelectOption(label=v, value=v, default=v == default) for v in values]
     return discord.ui.Select(custom_id=custom_id, options=options[:25], min_values=1, max_values=1)
 

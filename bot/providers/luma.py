@@ -183,7 +183,7 @@ class LumaProvider:
             path = f"/generations/{quote(request.action_of, safe='')}/{action}"
             if action == "upscale":
                 return path, {"generation_type": "upscale_video", "resolution": request.resolution}
-            body = {"generation_type": "add_audio", "prompt": request.prompt.strip()}
+            body: dict[str, Any] = {"generation_type": "add_audio", "prompt": request.prompt.strip()}
             if request.negative_prompt:
                 body["negative_prompt"] = request.negative_prompt.strip()
             return path, body
