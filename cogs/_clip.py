@@ -26,6 +26,7 @@ VIDEO_MAX_BYTES = 100 * 1024 * 1024  # Luma's modify-video limit (protocols.md Â
 LABELS = {"upscale": "upscale", "audio": "add audio to", "modify": "modify", "reframe": "reframe",
           "extend": "extend", "bridge": "bridge"}  # fmt: skip
 NOTHING = "Nothing was charged."
+RESOLUTION_ORDER = ("360p", "540p", "720p", "1080p", "4k")
 
 
 def refuse(message: str) -> InvalidRequestError:
@@ -102,6 +103,9 @@ def action_request(
         if direction == "backward":  # the new clip ends where the old one starts
             return replace(request, extend_of=None, end_of=job.provider_job_id, loop=False), "extend backward"
         return request, "extend"
+    if action == "upscale" and resolution in RESOLUTION_ORDER and base.resolution in RESOLUTION_ORDER \
+            and RESOLUTION_ORDER.index(base.resolution) >= RESOLUTION_ORDER.index(resolution):  # fmt: skip
+        raise refuse(f"Job #{job.id} is already {base.resolution}; upscale it to a higher resolution. {NOTHING}")
     request = replace(
         base, action=action, action_of=job.provider_job_id, extend_provider=provider.name,
         source_video_url=job.video_url, source_video_file=None, extend_of=None, end_of=None,

@@ -66,6 +66,11 @@ async def test_modify_and_upscale_are_edits_of_the_generation(simcord_env, world
     assert upscale["video"] == {"resolution": "1080p", "edit": {"strength": "adhere_1"}}
     refused = await alice.slash(channel, "clip upscale", job=1, resolution="4k")
     assert refused.ephemeral and "upscale goes to `1080p`" in refused.response.content
+    again = await alice.slash(channel, "clip upscale", job=3, resolution="1080p")
+    assert again.ephemeral and "already 1080p" in again.response.content
+    history = (await alice.slash(channel, "history")).response.embeds[0].description
+    assert "upscale of #1" in history and "modify of #1" in history
+    assert len(creates(fake_agents)) == 3
 
 
 async def test_reframe_extend_backward_and_bridge(simcord_env, world, fake_agents):
