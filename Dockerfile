@@ -34,7 +34,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     DATABASE_URL=sqlite:////data/reelbot.db \
-    DATA_DIR=/data
+    DATA_DIR=/data \
+    HEALTH_HOST=0.0.0.0
 WORKDIR /data
 VOLUME ["/data"]
 USER 10001:10001

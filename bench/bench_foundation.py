@@ -60,6 +60,7 @@ def settings_env(luma_url: str, data: Path, **extra: str) -> dict[str, str]:
         "VIDEO_PROVIDERS": "luma",
         "LUMAAI_API_KEY": LUMA_KEY,
         "LUMAAI_BASE_URL": luma_url,
+        "ALLOW_LOCAL_PROVIDER_URLS": "true",
         "DATABASE_URL": f"sqlite:///{data / 'reelbot.db'}",
         "DATA_DIR": str(data / "data"),
         "QUOTA_DAILY": "100000",

@@ -55,6 +55,7 @@ def emit(**figures: Any) -> None:
 def bot_env(luma_url: str, data: Path, **extra: str) -> dict[str, str]:
     return {
         "DISCORD_TOKEN": "offline-bench", "VIDEO_PROVIDERS": "luma", "LUMAAI_API_KEY": KEY,
+        "ALLOW_LOCAL_PROVIDER_URLS": "true",
         "LUMAAI_BASE_URL": luma_url, "DATABASE_URL": f"sqlite:///{data / 'reelbot.db'}", "DATA_DIR": str(data / "data"),
         "QUOTA_DAILY": str(DAILY), "QUOTA_CONCURRENT": str(CONCURRENT), "MAX_ACTIVE_JOBS": str(MAX_ACTIVE),
         "JOB_TIMEOUT_S": "7200", **extra,

@@ -164,7 +164,9 @@ def main(
     env = load_env(environ)
     try:
         if args.command == "check":
-            return asyncio.run(run_check(env, invite_url))
+            from bot.client import command_payloads  # lazily: the composition root imports every cog
+
+            return asyncio.run(run_check(env, invite_url, command_payloads))
         if args.command == "generate":
             return asyncio.run(run_generate(args, env, clock or SystemClock()))
         return run_bot(env)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import sys
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
 from bot.clock import SystemClock
+from bot.command_spec import command_problems
 from bot.config import PROVIDER_KEYS, ProviderConfig, Settings, load_settings
 from bot.console import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, describe, print_config_error, quiet_level
 from bot.errors import (
@@ -61,8 +63,14 @@ class _Report:
         self.line("FAIL", text)
 
 
-async def run_check(env: Mapping[str, str], invite_url: Callable[[str], str]) -> int:
-    """`invite_url(application_id)` builds the invite link (it needs discord.py, so the caller supplies it)."""
+CommandPayloads = Callable[[Mapping[str, str]], Awaitable[list[dict[str, Any]]]]
+
+
+async def run_check(
+    env: Mapping[str, str], invite_url: Callable[[str], str], command_payloads: CommandPayloads | None = None
+) -> int:
+    """`invite_url(application_id)` builds the invite link and `command_payloads(env)` the slash commands the
+    bot would sync (both need discord.py, so the caller supplies them)."""
     try:
         settings = load_settings(env, require_token=True)
         token_missing = False
@@ -76,6 +84,8 @@ async def run_check(env: Mapping[str, str], invite_url: Callable[[str], str]) ->
     setup_logging(quiet_level(settings), settings.log_format, settings.secrets())
     report = _Report(Redactor(settings.secrets()))
     report.good(f"configuration: providers in order {', '.join(settings.provider_names)}")
+    if command_payloads is not None:
+        await _check_commands(env, settings, command_payloads, report)
     await _check_database(settings, report)
     app_id: str | None = None
     timeout = aiohttp.ClientTimeout(total=CHECK_TIMEOUT_S)
@@ -99,6 +109,16 @@ async def run_check(env: Mapping[str, str], invite_url: Callable[[str], str]) ->
     if token_missing:
         return EXIT_CONFIG
     return EXIT_OK if report.ok else EXIT_FAILED
+
+
+async def _check_commands(env: Mapping[str, str], settings: Settings, build: CommandPayloads, report: _Report) -> None:
+    """The command sync, offline: what Discord's spec and limits say about it before Discord does."""
+    payloads = await build(env)
+    problems = command_problems(payloads, guild=settings.dev_guild_id is not None)
+    for problem in problems:
+        report.fail(f"slash commands: Discord would refuse the sync: {problem}")
+    if not problems:
+        report.good(f"slash commands: {len(payloads)} commands match Discord's API spec and limits")
 
 
 async def _check_database(settings: Settings, report: _Report) -> None:

@@ -16,9 +16,11 @@ import aiohttp
 import discord
 from discord.ext import commands
 
-from bot import metrics
+from bot import media, metrics, netguard
 from bot.clock import SystemClock
 from bot.config import Settings, load_settings
+from bot.delivery import FILE_SCHEME
+from bot.domain import JobState
 from bot.health import HealthServer
 from bot.jobs import JobRunner
 from bot.providers import ProviderContext, build_providers
@@ -56,6 +58,7 @@ class ReelBot(commands.Bot):
         self.settings = settings
         self.clock = discord_clock()
         self.http_session: aiohttp.ClientSession | None = None
+        self.download_session: aiohttp.ClientSession | None = None
         self.storage: Storage | None = None
         self.quotas: Quotas | None = None
         self.runner: JobRunner | None = None
@@ -76,7 +79,13 @@ class ReelBot(commands.Bot):
             timeout=aiohttp.ClientTimeout(total=60, connect=10),
             headers={"User-Agent": "reelbot/0.1 (+discord bot)"},
         )
+        # Provider-named result URLs are fetched through their own session: https, public addresses only.
+        self.download_session = netguard.open_download_session(
+            allow_local=settings.allow_local_provider_urls,
+            headers={"User-Agent": "reelbot/0.1 (+discord bot)"},
+        )
         self.storage = await open_storage(settings.database_url)
+        await self._remove_stale_temp_files(temp_dir)
         self.quotas = Quotas(
             self.storage, self.clock, daily=settings.quota_daily, concurrent=settings.quota_concurrent
         )
@@ -95,7 +104,7 @@ class ReelBot(commands.Bot):
             quotas=self.quotas,
             providers=providers,
             clock=self.clock,
-            session=self.http_session,
+            session=self.download_session,
             observer=observer,
             temp_dir=temp_dir,
             max_active=settings.max_active_jobs,
@@ -108,6 +117,14 @@ class ReelBot(commands.Bot):
         log.info("providers: %s", ", ".join(p.name for p in providers))
         if settings.health_port is not None:
             await self.start_health(settings.health_port)
+
+    async def _remove_stale_temp_files(self, temp_dir: Path) -> None:
+        """Temp files a crash left behind go; a clip an unfinished job still points to stays."""
+        assert self.storage is not None
+        unfinished = await self.storage.jobs_in_states(tuple(s for s in JobState if not s.terminal))
+        files = [j.video_url for j in unfinished if j.video_url and j.video_url.startswith(FILE_SCHEME)]
+        keep = [Path(url[len(FILE_SCHEME) :]) for url in files]
+        await media.remove_stale_temp_files(temp_dir, keep)
 
     # --- operator port (HEALTH_PORT) -----------------------------------------------------------------
 
@@ -125,6 +142,7 @@ class ReelBot(commands.Bot):
                 "database": lambda: self.storage is not None and self.storage.writable(),
                 "runner": lambda: self.runner is not None and self.runner.alive,
             },
+            host=self.settings.health_host,
             port=port,
             registry=self.metrics,
             before_scrape=self._refresh_gauges,
@@ -138,13 +156,24 @@ class ReelBot(commands.Bot):
         gauges.runner_alive.set(1 if runner is not None and runner.alive else 0)
         gauges.gateway_connected.set(1 if self.gateway_connected and not self.is_closed() else 0)
 
-    async def sync_commands(self) -> None:
-        if self.settings.dev_guild_id:
-            guild = discord.Object(id=self.settings.dev_guild_id)
+    async def sync_commands(self) -> bool:
+        """Send the command tree to Discord. A refused sync (say 400 Invalid Form Body, 50035, or 403 without
+        the applications.commands scope) is logged as an ERROR and the bot keeps running: Discord goes on
+        serving the commands it already has, and every other part of the bot is fine. True when synced."""
+        guild = discord.Object(id=self.settings.dev_guild_id) if self.settings.dev_guild_id else None
+        if guild is not None:
             self.tree.copy_global_to(guild=guild)
+        try:
             await self.tree.sync(guild=guild)
-        else:
-            await self.tree.sync()
+        except discord.HTTPException as error:
+            where = f"to server {guild.id}" if guild is not None else "globally"
+            reason = str(error) if not error.text or error.text in str(error) else f"{error} ({error.text})"
+            log.error(
+                "slash-command sync %s was refused by Discord: %s. The bot keeps running with the commands Discord "
+                "already has; `python -m bot check` shows what Discord would reject.", where, reason,
+            )  # fmt: skip
+            return False
+        return True
 
     async def on_ready(self) -> None:
         # on_ready fires again after reconnects; unfinished jobs are resumed once per process.
@@ -164,8 +193,9 @@ class ReelBot(commands.Bot):
             await self.runner.stop()
         if self.storage is not None:
             await self.storage.close()
-        if self.http_session is not None:
-            await self.http_session.close()
+        for session in (self.http_session, self.download_session):
+            if session is not None:
+                await session.close()
         await super().close()
 
 
@@ -184,3 +214,24 @@ def create_bot(env: Mapping[str, str]) -> ReelBot:
     With SHARD_COUNT it is a ShardedReelBot (a commands.AutoShardedBot), else a plain commands.Bot."""
     settings = load_settings(env)
     return ShardedReelBot(settings) if settings.sharded else ReelBot(settings)
+
+
+async def command_payloads(env: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The slash commands exactly as setup_hook would sync them (the body of the bulk overwrite), built
+    offline: the cogs are loaded into an unstarted bot, nothing is opened or sent."""
+    discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False  # it never joins voice
+    bot = create_bot(env)
+    try:
+        for extension in EXTENSIONS:
+            await bot.load_extension(extension)
+        guild = discord.Object(id=bot.settings.dev_guild_id) if bot.settings.dev_guild_id else None
+        if guild is not None:
+            bot.tree.copy_global_to(guild=guild)
+        tree, translator = bot.tree, bot.tree.translator
+        commands_ = tree.get_commands(guild=guild)
+        if translator is not None:
+            return [await command.get_translated_payload(tree, translator) for command in commands_]
+        return [command.to_dict(tree) for command in commands_]
+    finally:
+        await bot.close()
+

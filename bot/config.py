@@ -98,6 +98,8 @@ class Settings:
     log_format: str = "text"
     max_download_bytes: int = 512 * 1024 * 1024
     health_port: int | None = None
+    health_host: str = "127.0.0.1"  # HEALTH_HOST: the interface the operator port listens on
+    allow_local_provider_urls: bool = False  # ALLOW_LOCAL_PROVIDER_URLS: http and private addresses (tests)
     data_dir: str = "data"
     price_table: tuple[tuple[str, float], ...] = ()  # PRICE_TABLE parsed: (key, USD per 5 s clip)
     shard_count: int | None = None  # SHARD_COUNT: run as an AutoShardedBot with this many shards in all
@@ -271,6 +273,11 @@ def load_settings(env: Mapping[str, str], *, require_token: bool = False) -> Set
         if health_port > 65535:
             problems.append(f"HEALTH_PORT must be a port number (0-65535), got {health_port}")
 
+    health_host = (env.get("HEALTH_HOST") or "").strip() or "127.0.0.1"
+    allow_local = (env.get("ALLOW_LOCAL_PROVIDER_URLS") or "false").strip().lower()
+    if allow_local not in ("true", "false", "1", "0", "yes", "no"):
+        problems.append(f"ALLOW_LOCAL_PROVIDER_URLS must be true or false, got {allow_local!r}")
+
     shard_count, shard_ids = _shards(env, database_url, problems)
 
     # The operator's entries on top of the defaults, so naming one model keeps the others' estimates.
@@ -301,6 +308,8 @@ def load_settings(env: Mapping[str, str], *, require_token: bool = False) -> Set
         log_format=log_format,
         max_download_bytes=max_download,
         health_port=health_port,
+        health_host=health_host,
+        allow_local_provider_urls=allow_local in ("true", "1", "yes"),
         data_dir=(env.get("DATA_DIR") or "data").strip(),
         price_table=price_table,
         shard_count=shard_count,

@@ -143,6 +143,15 @@ class MediaError(ReelbotError):
     public_message = "The finished video could not be downloaded. Your quota was refunded."
 
 
+class DiskFullError(MediaError):
+    """Writing the clip to the bot's disk failed for lack of space (ENOSPC, a quota or a file size limit)."""
+
+    code = "disk_full"
+    public_message = (
+        "The video could not be saved because the bot's disk is full. An admin has been told; your quota was refunded."
+    )
+
+
 class JobTimeoutError(ReelbotError):
     code = "job_timeout"
     public_message = "The video took too long and was given up. Your quota was refunded."

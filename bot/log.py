@@ -7,12 +7,18 @@ bot with `log_handler=None` (or `bot.start`) so discord.py does not add a handle
 The filter runs on the handler, before formatting: it renders the message with its %-args, the
 exception traceback and the stack, replaces every secret value with `***`, and stores the redacted
 text back on the record, so nothing formatted later can bring the raw value back.
+
+Interaction tokens are not configured secrets but are as good as one for 15 minutes (they post as the bot),
+and discord.py logs them at DEBUG: in webhook URLs (`/webhooks/{app_id}/{token}`), interaction callback URLs
+(`/interactions/{id}/{token}/callback`) and gateway payloads (`INTERACTION_CREATE` with `"token": "..."`).
+Those shapes are redacted too, by pattern (simple linear regexes on the rendered text).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import traceback
 from collections.abc import Iterable
@@ -27,6 +33,21 @@ REDACTED = "***"
 EXTRA_FIELDS = ("job_id", "user_id", "guild_id", "provider")
 
 _MARK = "_reelbot_handler"
+
+# (pattern, replacement): the id before a token is kept (useful when debugging), the token is not.
+TOKEN_SHAPES = (
+    (re.compile(r"(/webhooks/\d+/)[^/?\s'\"]+"), r"\1" + REDACTED),
+    (re.compile(r"(/interactions/\d+/)[^/?\s'\"]+"), r"\1" + REDACTED),
+    (re.compile(r"""(['"]token['"]\s*:\s*['"])[^'"]*"""), r"\1" + REDACTED),
+)
+
+
+def redact_token_shapes(text: str) -> str:
+    if "token" not in text and "/webhooks/" not in text and "/interactions/" not in text:
+        return text
+    for pattern, replacement in TOKEN_SHAPES:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 class Redactor:
@@ -43,13 +64,13 @@ class Redactor:
         self._values = sorted(values, key=len, reverse=True)
 
     def __bool__(self) -> bool:
-        return bool(self._values)
+        return bool(self._values)  # configured secrets; token shapes are redacted either way
 
     def __call__(self, text: str) -> str:
         for value in self._values:
             if value in text:
                 text = text.replace(value, REDACTED)
-        return text
+        return redact_token_shapes(text)
 
 
 class RedactingFilter(logging.Filter):

@@ -225,7 +225,7 @@ class Policy:
         if snap.limits.blocked:
             raise _refused("blocked", "A server admin has blocked you from making videos here.")
         if snap.blocklist:
-            # Off the event loop: patterns are vetted to be fast, but a prompt can be 5000 characters.
+            # RE2 is linear and the list's size is capped, but a hostile list can cost milliseconds: off the loop.
             hit = await asyncio.to_thread(first_match, request.prompt, list(snap.blocklist))
             if hit is not None:
                 raise _refused(

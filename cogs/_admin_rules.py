@@ -4,12 +4,14 @@ makes every one of these admin-only in code."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 
-from bot.blocklist import MAX_ENTRIES, MAX_REGEX_ENTRIES, PatternError, check_regex, normalise_word
+from bot.blocklist import BlockEntry, PatternError, check_list, check_regex, normalise_word
+from bot.text import clean_text
 from cogs._limits import PATTERN_MAX, fit_content, fit_embed
 
 if TYPE_CHECKING:
@@ -65,21 +67,20 @@ class RulesCommands:
 
     @blocklist.command(name="add", description="Refuse prompts containing a word, or matching a regular expression")
     @app_commands.describe(pattern="A word or phrase (whole words, any case), or a regular expression with regex:True",
-                           regex="Treat the pattern as a Python regular expression (checked for safety)")  # fmt: skip
+                           regex="Treat the pattern as an RE2 regular expression (no backreferences)")  # fmt: skip
     async def blocklist_add(self, interaction: discord.Interaction, pattern: app_commands.Range[str, 1, PATTERN_MAX],
                             regex: bool = False) -> None:  # fmt: skip
-        guild_id = interaction.guild_id or 0
+        guild_id, pattern = interaction.guild_id or 0, clean_text(pattern)
         if len(pattern) > PATTERN_MAX:  # in code too: a modified client ignores max_length
             return await _say(interaction, f"Not added: a pattern may be at most {PATTERN_MAX} characters "
                               f"(yours has {len(pattern)}). Nothing was changed.")  # fmt: skip
-        try:
+        try:  # validated once, here; compiling a whole list can take a few ms, so off the event loop
             text = check_regex(pattern) if regex else normalise_word(pattern)
+            entries = [BlockEntry(p, r) for p, r in await self._store.blocklist(guild_id)]
+            if BlockEntry(text, regex) not in entries:
+                await asyncio.to_thread(check_list, [*entries, BlockEntry(text, regex)])
         except PatternError as error:
             return await _say(interaction, f"Not added: {error} Nothing was changed.")
-        entries = await self._store.blocklist(guild_id)
-        if len(entries) >= MAX_ENTRIES or (regex and sum(r for _, r in entries) >= MAX_REGEX_ENTRIES):
-            return await _say(interaction, f"Not added: the blocklist is full ({MAX_ENTRIES} entries, at most "
-                              f"{MAX_REGEX_ENTRIES} of them patterns). Remove one first.")  # fmt: skip
         added = await self._store.add_blocklist_entry(guild_id, text, is_regex=regex, added_by=interaction.user.id,
                                                       at=self.bot.clock.now())  # fmt: skip
         kind = "Pattern" if regex else "Word"
@@ -90,7 +91,7 @@ class RulesCommands:
     @app_commands.describe(pattern="The word or pattern exactly as /videoadmin blocklist list shows it")
     async def blocklist_remove(self, interaction: discord.Interaction,
                                pattern: app_commands.Range[str, 1, PATTERN_MAX]) -> None:  # fmt: skip
-        guild_id = interaction.guild_id or 0
+        guild_id, pattern = interaction.guild_id or 0, clean_text(pattern)
         if len(pattern) > PATTERN_MAX:  # nothing that long was ever added
             return await _say(interaction, f"A pattern is at most {PATTERN_MAX} characters; nothing was removed.")
         removed = await self._store.remove_blocklist_entry(guild_id, pattern)

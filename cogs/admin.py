@@ -22,6 +22,7 @@ from cogs import _render
 from cogs._admin_limits import LimitsCommands
 from cogs._admin_rules import RulesCommands
 from cogs._limits import fit_content, fit_embed
+from cogs._options import JobId
 from cogs._perms import may_see_job, require_admin
 
 CANCELLABLE = (JobState.QUEUED, JobState.SUBMITTING, JobState.RUNNING)
@@ -63,7 +64,7 @@ class Admin(LimitsCommands, RulesCommands, commands.GroupCog, group_name="videoa
 
     @app_commands.command(name="cancel", description="Cancel any member's job that has not finished (refunds it)")
     @app_commands.describe(job="The job number (job #… on its status message)")
-    async def cancel(self, interaction: discord.Interaction, job: app_commands.Range[int, 1, 2**62]) -> None:
+    async def cancel(self, interaction: discord.Interaction, job: JobId) -> None:
         found = await self._store.get_job(job)
         if found is None or not may_see_job(interaction, found):  # another server's: exactly like no job
             return await _reply(interaction, f"There is no job #{job} in this server.")

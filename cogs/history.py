@@ -22,6 +22,7 @@ from bot.domain import Job, JobState, ProviderState
 from bot.errors import MediaError, ProviderError
 from cogs import _render
 from cogs._limits import fit_embed
+from cogs._options import JobId
 from cogs._perms import is_server_admin, may_see_job
 
 log = logging.getLogger(__name__)
@@ -112,7 +113,7 @@ class History(commands.Cog):
     @app_commands.command(name="job", description="Show one job's status and result link")
     @app_commands.guild_only()
     @app_commands.describe(id="The job number (shown as job #… under each video)")
-    async def job(self, interaction: discord.Interaction, id: app_commands.Range[int, 1, 2**62]) -> None:
+    async def job(self, interaction: discord.Interaction, id: JobId) -> None:
         job = await self.bot.storage.get_job(id)  # type: ignore[union-attr]
         if job is None or not may_see_job(interaction, job):  # the same answer either way: ids reveal nothing
             await interaction.response.send_message(f"There is no job #{id} in this server.", ephemeral=True)
@@ -179,13 +180,13 @@ class History(commands.Cog):
 
     async def _post_again(self, interaction: discord.Interaction, job: Job) -> discord.Message | None:
         url = await self._fresh_link(job)
-        if not url.startswith(("http://", "https://")) or self.bot.http_session is None:
+        if not url.startswith(("http://", "https://")) or self.bot.download_session is None:
             return None
         limit = interaction.guild.filesize_limit if interaction.guild else 10 * 1024 * 1024
         temp = media.new_temp_path(Path(self.bot.settings.data_dir) / "tmp")
         try:
             try:
-                await media.download(self.bot.http_session, url, temp, max_bytes=limit)
+                await media.download(self.bot.download_session, url, temp, max_bytes=limit)
                 files = [discord.File(temp, filename=f"reelbot-{job.id}.mp4")]
             except media.MediaTooLargeError:
                 files = []  # too large to upload here: post the link

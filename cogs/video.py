@@ -12,6 +12,7 @@ from bot.client import ReelBot
 from bot.domain import Job, JobState, VideoRequest
 from bot.errors import InvalidRequestError, ReelbotError
 from bot.jobs import JobProgress
+from bot.text import clean_text
 from cogs import _render
 from cogs._delivery import DiscordObserver
 from cogs._limits import CAMERA_MAX, CHOICE, PROMPT_MAX, check_request_text
@@ -54,7 +55,7 @@ def check_image(attachment: discord.Attachment | None, which: str) -> str | None
 
 
 def check_prompt(prompt: str) -> str:
-    prompt = prompt.strip()
+    prompt = clean_text(prompt).strip()
     if not PROMPT_MIN <= len(prompt) <= PROMPT_MAX:
         raise InvalidRequestError(
             "prompt length",
@@ -103,7 +104,7 @@ class Video(commands.Cog):
     ) -> None:
         request = VideoRequest(
             prompt=check_prompt(prompt), aspect_ratio=aspect_ratio, loop=loop, resolution=resolution,
-            duration=duration, model=model or None, camera=(camera or "").strip() or None,
+            duration=duration, model=clean_text(model or "") or None, camera=clean_text(camera or "").strip() or None,
             start_image_url=check_image(start_image, "start image"), end_image_url=check_image(end_image, "end image"),
             enhance=enhance, hdr=hdr,
         )  # fmt: skip

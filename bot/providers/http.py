@@ -32,6 +32,12 @@ from bot.errors import (
 log = logging.getLogger(__name__)
 
 MAX_RETRY_AFTER = 60.0
+# Provider answers are small JSON documents (a generation, a page of them). Anything larger is not an answer:
+# the cap counts the bytes after aiohttp's transparent gzip/deflate/br decoding, so a compressed bomb stops
+# at the same point as an endless body.
+MAX_BODY_BYTES = 4 * 1024 * 1024
+MAX_JSON_DEPTH = 64
+READ_CHUNK = 64 * 1024
 
 
 def backoff_delay(attempt: int, *, base: float = 0.5, cap: float = 8.0, rng: random.Random | None = None) -> float:
@@ -207,7 +213,7 @@ class HttpTransport:
                 headers=self.headers,
                 timeout=timeout or self.timeout,
             ) as response:
-                text = await response.text(errors="replace")  # bytes that aren't UTF-8 are malformed, not a crash
+                raw = await read_capped(response, MAX_BODY_BYTES)
                 status = response.status
                 headers = response.headers
         except aiohttp.ClientConnectorError:
@@ -216,6 +222,12 @@ class HttpTransport:
             raise ProviderTimeoutError(
                 f"{self.provider}: {type(error).__name__} on {method} {path}", provider=self.provider
             ) from None
+        if raw is None:
+            raise ProviderProtocolError(
+                f"{self.provider}: answer to {method} {path} is over {MAX_BODY_BYTES} bytes",
+                provider=self.provider, status=status,
+            )
+        text = raw.decode("utf-8", errors="replace")  # bytes that aren't UTF-8 are malformed, not a crash
         body = parse_body(text)
         if status >= 400 and status not in accept_status:
             raise error_for_status(self.provider, status, body, headers, self.secrets)
@@ -229,10 +241,45 @@ class HttpTransport:
 _MALFORMED: Any = object()
 
 
+async def read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes | None:
+    """The (decoded) body, or None as soon as it passes `limit` bytes; the rest is never read."""
+    declared = response.content_length
+    if declared is not None and declared > limit:
+        return None
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(READ_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            return None
+        parts.append(chunk)
+    return b"".join(parts)
+
+
 def parse_body(text: str) -> Any:
     if not text:
         return None
     try:
-        return json.loads(text)
+        body = json.loads(text)
+    except RecursionError:  # nesting deeper than the interpreter's stack: a protocol error, not a crash
+        return _MALFORMED
     except ValueError:
         return _MALFORMED if text.lstrip().startswith(("{", "[")) else text
+    return body if _depth_within(body, MAX_JSON_DEPTH) else _MALFORMED
+
+
+def _depth_within(value: Any, limit: int) -> bool:
+    """True if `value` nests containers at most `limit` deep (iterative: deep input can't overflow the stack)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return False
+        stack.extend((child, depth + 1) for child in children)
+    return True

@@ -24,7 +24,15 @@ from bot.errors import (
 )
 from bot.providers import ProviderContext
 from bot.providers.base import ALL_ASPECT_RATIOS, Capabilities, check_request
-from bot.providers.http import HttpTransport, error_detail, error_for_status, parse_body, redact
+from bot.providers.http import (
+    MAX_BODY_BYTES,
+    HttpTransport,
+    error_detail,
+    error_for_status,
+    parse_body,
+    read_capped,
+    redact,
+)
 
 log = logging.getLogger(__name__)
 
@@ -125,11 +133,13 @@ class OneMinProvider:
             async with self._context.session.post(
                 self._http.url("/api/assets"), data=form, headers=self._headers, timeout=self._http.timeout
             ) as response:
-                text, status, headers = await response.text(), response.status, response.headers
+                raw, status, headers = await read_capped(response, MAX_BODY_BYTES), response.status, response.headers
         except (TimeoutError, aiohttp.ClientError) as error:
             raise ProviderUnavailableError(f"1min.ai: asset upload failed ({type(error).__name__})",
                                            provider=self.name) from None  # fmt: skip
-        body = parse_body(text)
+        if raw is None:
+            raise ProviderProtocolError("1min.ai: the asset upload's answer is too large", provider=self.name)
+        body = parse_body(raw.decode("utf-8", "replace"))
         if status >= 400:
             raise error_for_status(self.name, status, body, headers, self._http.secrets)
         asset = body.get("asset") if isinstance(body, dict) else None

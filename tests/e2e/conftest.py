@@ -39,6 +39,7 @@ def bot_env(request, tmp_path, fake_luma):
         "QUOTA_CONCURRENT": "1",
         "MAX_ACTIVE_JOBS": "10",
         "JOB_TIMEOUT_S": "1200",
+        "ALLOW_LOCAL_PROVIDER_URLS": "true",  # the fakes serve results over http on 127.0.0.1
     }
     marker = request.node.get_closest_marker("bot_env")
     if marker:
@@ -80,4 +81,5 @@ def umami_bot_env(tmp_path, fake_umami):
         "UMAMI_BASE_URL": fake_umami.base_url,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'reelbot.db'}",
         "DATA_DIR": str(tmp_path / "data"),
+        "ALLOW_LOCAL_PROVIDER_URLS": "true",
     }

@@ -328,6 +328,7 @@ class TestNoExtend:
             "SEGMIND_BASE_URL": fake_segmind.base_url,
             "DATABASE_URL": f"sqlite:///{tmp_path / 'reelbot.db'}",
             "DATA_DIR": str(tmp_path / "data"),
+            "ALLOW_LOCAL_PROVIDER_URLS": "true",
         }
 
     async def test_extend_button_is_absent(self, simcord_env, world, fake_segmind):

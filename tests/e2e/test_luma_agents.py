@@ -41,6 +41,7 @@ def bot_env(tmp_path, fake_agents, fake_luma):
         "DATABASE_URL": f"sqlite:///{tmp_path / 'reelbot.db'}",
         "DATA_DIR": str(tmp_path / "data"),
         "QUOTA_DAILY": "5",
+        "ALLOW_LOCAL_PROVIDER_URLS": "true",  # the fakes serve results over http on 127.0.0.1
     }
 
 

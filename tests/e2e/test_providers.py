@@ -36,6 +36,7 @@ def bot_env(gateway, tmp_path):
         "DISCORD_TOKEN": "unused-offline",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'reelbot.db'}",
         "DATA_DIR": str(tmp_path / "data"),
+        "ALLOW_LOCAL_PROVIDER_URLS": "true",
     }
     if fake is not None:
         env[KEY_VARS[name]] = fake.api_key
@@ -81,6 +82,7 @@ class TestFallback:
             "LUMAAI_BASE_URL": luma.base_url,
             "DATABASE_URL": f"sqlite:///{tmp_path / 'reelbot.db'}",
             "DATA_DIR": str(tmp_path / "data"),
+            "ALLOW_LOCAL_PROVIDER_URLS": "true",
         }
 
     @pytest.mark.parametrize("outage", ["connection refused", "503", "429 past patience"])

@@ -85,6 +85,7 @@ def bot_env(tmp_path: Path, fake: FakeLuma) -> dict[str, str]:
         "VIDEO_PROVIDERS": "luma",
         "LUMAAI_API_KEY": KEY,
         "LUMAAI_BASE_URL": fake.base_url,
+        "ALLOW_LOCAL_PROVIDER_URLS": "true",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'reelbot.db'}",
         "DATA_DIR": str(tmp_path / "data"),
         "MAX_ACTIVE_JOBS": "2",

@@ -3,12 +3,13 @@ PRICE_TABLE) and Quotas applying them on a manual clock across a day boundary.""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from bot.blocklist import BlockEntry, PatternError, check_regex, first_match, normalise_word, probe_prompts
+from bot.blocklist import BlockEntry, PatternError, check_regex, first_match, normalise_word
 from bot.config import load_settings, parse_price_table
 from bot.domain import VideoRequest
 from bot.errors import ConfigError, PolicyRefusedError, QuotaExceededError
@@ -144,44 +145,38 @@ def test_words_match_whole_words_in_any_case():
 @pytest.mark.parametrize(
     ("pattern", "reason"),
     [
-        ("(a+)+$", "Nested repetition"),
-        ("(a?){20}b", "Nested repetition"),
-        ("(a|aa)+", "alternation inside a repetition"),
-        ("a.*b.*c", "open-ended repetitions"),
         (r"(\w)\1", "Backreferences"),
-        ("x{500}", "at most 100"),
-        ("[abc", "not a valid regular expression"),
+        (r"(?<!x)gore", "Lookarounds"),
+        ("x{1001}", "invalid repetition size"),
+        (r"(\d{0,25}){0,25}", "too complex"),
+        ("[abc", "missing ]"),
         ("a" * 201, "at most 200 characters"),
         ("", "empty"),
     ],
 )
-def test_unsafe_or_broken_regexes_are_refused_with_the_reason(pattern, reason):
-    """Each unsafe shape (exponential, polynomial, backreference, huge counts) and each broken pattern is
-    refused with a message naming the problem."""
-    with pytest.raises(PatternError, match=reason):
+def test_unsupported_or_broken_regexes_are_refused_with_the_reason(pattern, reason):
+    """What RE2 cannot run in linear time (backreferences, lookarounds), too-complex programs and broken
+    patterns are refused with a message naming the problem."""
+    with pytest.raises(PatternError, match=re.escape(reason)):
         check_regex(pattern)
 
 
-def test_a_slow_single_repetition_is_refused_by_timing():
-    """`.*x` has one repetition but is quadratic on a long prompt without x: the timing probe refuses it."""
-    with pytest.raises(PatternError, match=r"\.\{0,100\}"):
-        check_regex(".*x")
-
-
-@pytest.mark.parametrize("pattern", [r"n[a@]z[i1]\w*", r"\bgore\b", "kill.{0,100}children", "(?:foo|bar)baz", "^secret"])
-def test_accepted_patterns_are_kept_as_written_and_answer_their_hostile_prompts(pattern):
-    """A pattern of a safe shape passes check_regex's own timing probe unchanged and gives a definite answer on
-    each long prompt built to hurt it (how fast is the probe's job; timings are not asserted in tests)."""
+@pytest.mark.parametrize("pattern", [r"n[a@]z[i1]\w*", r"\bgore\b", "kill.{0,100}children", "(?:foo|bar)baz", "^secret",
+                                     "(a+)+$", "(a|aa)*b", ".*x"])  # fmt: skip
+def test_classic_backtracking_shapes_are_accepted_and_match_correctly(pattern):
+    """RE2 does not backtrack, so shapes Python's re chokes on are accepted and give the right answers."""
     entry = BlockEntry(check_regex(pattern), True)
-    assert entry.pattern == pattern
-    for probe in probe_prompts(pattern):
-        assert first_match(probe, [entry]) in (None, entry)
+    hostile = "a" * 4999 + "!"
+    assert (first_match(hostile, [entry]) is not None) == (re.search(pattern, hostile[-12:], re.I) is not None)
+    assert first_match("aaab", [BlockEntry("(a|aa)*b", True)]) == BlockEntry("(a|aa)*b", True)
+    assert first_match("nothing " + "a" * 4990, [BlockEntry("(a|aa)*b", True)]) is None
 
 
 def test_a_stored_pattern_no_longer_accepted_is_skipped():
     """A regex stored before the rules tightened is skipped instead of being run."""
-    assert first_match("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!", [BlockEntry("(a+)+$", True)]) is None
-    assert first_match("say Hello", [BlockEntry("(a+)+$", True), BlockEntry("hel+o", True)]) == BlockEntry("hel+o", True)
+    stale = BlockEntry(r"(\w)\1", True)  # a backreference, accepted by the old rules
+    assert first_match("aa bb", [stale]) is None
+    assert first_match("say Hello", [stale, BlockEntry("hel+o", True)]) == BlockEntry("hel+o", True)
 
 
 # --- Quotas on a manual clock: budget, cooldown, weights, audit -------------------------------------------

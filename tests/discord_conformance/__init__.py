@@ -1,0 +1,1 @@
+"""Discord conformance of the requests the bot sends: recorder, rules and the pytest plugin."""
