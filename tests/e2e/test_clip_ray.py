@@ -33,6 +33,7 @@ def bot_env(tmp_path, fake_agents):
         "DISCORD_TOKEN": "unused-offline", "VIDEO_PROVIDERS": "luma-agents", "LUMA_AGENTS_API_KEY": KEY,
         "LUMA_AGENTS_BASE_URL": fake_agents.base_url, "DATABASE_URL": f"sqlite:///{tmp_path / 'reelbot.db'}",
         "DATA_DIR": str(tmp_path / "data"), "QUOTA_DAILY": "10",
+        "ALLOW_LOCAL_PROVIDER_URLS": "true",  # the fakes serve results over http on 127.0.0.1
     }  # fmt: skip
 
 
