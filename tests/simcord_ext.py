@@ -73,3 +73,32 @@ def speed_up_settling(idle: float = 0.005) -> None:
 
     settle_internal._reelbot_fast = True  # type: ignore[attr-defined]
     Env._settle_internal = settle_internal
+
+
+ADVANCE_STEP_S = 10.0
+
+
+def chunked(original, step: float = ADVANCE_STEP_S):
+    """`original` (Env.advance_time) called in steps of at most `step` virtual seconds."""
+
+    async def advance_time(self, seconds):
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= step:
+            return await original(self, seconds)  # simcord validates (and refuses) odd values itself
+        remaining = float(seconds)
+        while remaining > step:
+            await original(self, step)
+            remaining -= step
+        await original(self, remaining)
+
+    advance_time._reelbot_chunked = True  # type: ignore[attr-defined]
+    return advance_time
+
+
+def chunk_advances(step: float = ADVANCE_STEP_S) -> None:
+    """simcord gives one advance_time call settle_timeout of real time in all. Advancing 16 minutes past an
+    interaction token means hundreds of polls inside that one budget, which a busy machine misses; in steps,
+    each step has its own budget, and the same timers fire in the same order."""
+    from simcord.env import Env
+
+    if not getattr(Env.advance_time, "_reelbot_chunked", False):
+        Env.advance_time = chunked(Env.advance_time, step)

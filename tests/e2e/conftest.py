@@ -11,6 +11,7 @@ from tests.fakes.umami import FakeUmami
 
 simcord_ext.install()
 simcord_ext.speed_up_settling()
+simcord_ext.chunk_advances()
 
 LUMA_KEY = "luma-e2e-secret-key-0123456789"
 
