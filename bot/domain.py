@@ -125,6 +125,8 @@ class Job:
     finished_at: datetime | None = None
     parent_job_id: int | None = None
     parent_kind: str | None = None  # "re-roll", "edit", "extend", or an action: "upscale", "bridge", …
+    delivery_started_at: datetime | None = None  # set just before the result is posted (the delivery intent)
+    delivery_nonce: str | None = None  # the Discord message nonce that post carries
 
 
 # Actions on a finished clip that are not a new generation (extend and bridge are: `extend_of`/`end_of`).

@@ -171,3 +171,14 @@ class DeliveryError(ReelbotError):
 
     code = "delivery"
     public_message = "The video was ready but could not be posted here. Your quota was refunded."
+
+
+class DeliveryLookupError(ReelbotError):
+    """Whether a result was already posted could not be checked (Discord answered with an error): try again
+    later rather than post, which could post it twice."""
+
+    code = "delivery_lookup"
+    public_message = (
+        "The video was ready, but the bot could not check whether it was already posted here, so it did not post "
+        "it again. Your quota was refunded."
+    )

@@ -162,3 +162,7 @@ async def cancel_quietly(provider: VideoProvider, provider_job_id: str | None, w
         await provider.cancel(provider_job_id)
     except ReelbotError as error:
         log.warning("could not cancel %s at %s: %s", what, provider.name, error)
+    except Exception:  # a bug in an adapter's cancel must not stop the job's bookkeeping
+        log.exception("cancelling %s at %s crashed", what, provider.name)
+    else:
+        log.info("cancelled %s at %s", what, provider.name)

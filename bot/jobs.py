@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import statistics
 from dataclasses import replace
 from datetime import timedelta
@@ -24,9 +25,17 @@ import aiohttp
 
 from bot import generation, media, metrics
 from bot.clock import Clock
+from bot.db_retry import RetryingWrites, is_database_error
 from bot.delivery import fetch_clip, video_location
 from bot.domain import Job, JobState, ProviderState, ProviderStatus, VideoRequest
-from bot.errors import JobTimeoutError, ProviderError, ReelbotError
+from bot.errors import (
+    DeliveryLookupError,
+    GenerationFailedError,
+    JobTimeoutError,
+    ProviderError,
+    ProviderProtocolError,
+    ReelbotError,
+)
 from bot.generation import FALLBACK_ERRORS, fit_request
 from bot.job_queue import JobQueue
 from bot.observer import JobObserver, JobProgress, running_progress
@@ -39,6 +48,12 @@ from bot.storage import Storage
 __all__ = ["FALLBACK_ERRORS", "LEASE_S", "JobObserver", "JobProgress", "JobRunner", "fit_request"]
 
 log = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE_S = 5.0  # how long stop() lets create requests on the wire finish (bot.__main__ allows 9 s in all)
+LOOKUP_ATTEMPTS, LOOKUP_RETRY_BASE_S, LOOKUP_RETRY_CAP_S = 10, 5.0, 300.0  # "was it posted?" for ~30 min
+SUBMIT_WINDOW_SLACK_S = 120.0  # clock skew allowed when matching a mid-submit job to the provider's generations
+INTERRUPTED = ("The bot restarted while sending this job and found no video it made, so it was not resubmitted "
+               "(that could charge twice). Your quota was refunded; please try again.")  # fmt: skip
 
 class JobRunner:
     def __init__(
@@ -56,10 +71,12 @@ class JobRunner:
         max_download_bytes: int,
         worker_id: str | None = None,
         lease_s: float = LEASE_S,
+        shutdown_grace_s: float = SHUTDOWN_GRACE_S,
     ) -> None:
         if not providers:
             raise ValueError("at least one provider is needed")
         self.storage = storage
+        self._db = RetryingWrites(storage, clock)  # the job's writes, retried when the database hiccups
         self.quotas = quotas
         self.providers = {p.name: p for p in providers}
         self.provider_order = [p.name for p in providers]
@@ -72,6 +89,9 @@ class JobRunner:
         self.timeout_s = timeout_s
         self.max_download_bytes = max_download_bytes
         self.worker_id = worker_id
+        self.shutdown_grace_s = shutdown_grace_s
+        self._creates: dict[int, asyncio.Event] = {}  # job id → set once its create request has returned
+        self._recovering = asyncio.Lock()  # one mid-submit job matched at a time (they must not share a match)
         self.queue: JobQueue = (
             SharedQueue(storage, clock, worker_id=worker_id, max_active=max_active, lease_s=lease_s)
             if worker_id is not None
@@ -109,8 +129,15 @@ class JobRunner:
         self._wake.set()
 
     async def stop(self) -> None:
-        """Stop taking and running jobs; every job keeps its stored state for the next start."""
+        """Stop taking and running jobs; every job keeps its stored state for the next start. A create request
+        on the wire is let finish (within the shutdown grace) so its generation's id is stored, not lost."""
         self._accepting = False
+        if self._dispatcher is not None:
+            self._dispatcher.cancel()
+        if creates := list(self._creates.values()):
+            log.info("waiting up to %.0fs for %d create request(s) on the wire", self.shutdown_grace_s, len(creates))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*(c.wait() for c in creates)), self.shutdown_grace_s)
         tasks = [t for t in (self._dispatcher, self._heartbeat, *self._tasks.values()) if t is not None]
         for task in tasks:
             task.cancel()
@@ -157,15 +184,13 @@ class JobRunner:
         if job.state is JobState.QUEUED:
             self.queue.add(job, ours=False)
         elif job.state is JobState.SUBMITTING and not job.provider_job_id:
-            # The create request may or may not have reached the provider; resubmitting could charge twice.
-            await self._fail(job, ProviderError(
-                "interrupted during submission",
-                public_message="The bot restarted while sending this job, so it was not resubmitted "
-                "(that could charge twice). Your quota was refunded; please try again.",
-            ))  # fmt: skip
+            # The create may or may not have reached the provider: never resend it (that could charge twice);
+            # the job's task looks for the generation it made (and holds a slot meanwhile, as that may run).
+            self._start_task(job, in_flight=True)
         elif job.state in (JobState.SUBMITTING, JobState.RUNNING):
             if job.state is JobState.SUBMITTING:
-                await self.storage.transition(job.id, (JobState.SUBMITTING,), JobState.RUNNING, held_by=self.queue.held_by)
+                await self._db.transition(job.id, (JobState.SUBMITTING,), JobState.RUNNING, held_by=self.queue.held_by)
+                job = await self._fresh(job)
             self._start_task(job, in_flight=True)
         elif job.state is JobState.DELIVERING:
             self._start_task(job, in_flight=False)
@@ -220,6 +245,8 @@ class JobRunner:
                 if self.clock.now() >= job.created_at + timedelta(seconds=self.timeout_s):
                     raise JobTimeoutError(f"job {job.id} waited {self.timeout_s:.0f}s in the queue")
                 job, status = await self._submit(job)
+            elif job.state is JobState.SUBMITTING and not job.provider_job_id:
+                job, status = await self._recover_submit(job)
             else:
                 status = None
             if job.state is JobState.RUNNING:
@@ -249,11 +276,11 @@ class JobRunner:
 
         async def attempt(provider: VideoProvider) -> None:
             nonlocal job
-            if not await self.storage.transition(
+            if not self._accepting or not await self._db.transition(
                 job.id, (JobState.QUEUED, JobState.SUBMITTING), JobState.SUBMITTING,
                 provider=provider.name, started_at=self.clock.now(), held_by=self.queue.held_by,
             ):  # fmt: skip
-                raise asyncio.CancelledError  # cancelled while waiting
+                raise asyncio.CancelledError  # cancelled while waiting, or the runner is stopping
             _count(JobState.SUBMITTING, provider.name)
             job = await self._fresh(job)
             await self._notify(job, JobProgress(JobState.SUBMITTING, provider_state="sending to " + provider.display_name))
@@ -263,12 +290,47 @@ class JobRunner:
                         extra={"job_id": job.id, "provider": provider.name})  # fmt: skip
 
         request = replace(job.request, requester_id=job.user_id)  # providers tag it as an opaque hash, never stored
-        provider, status = await generation.start_with_fallback(self._ordered, request, attempt=attempt, skipped=skipped)
-        await self.storage.update_job(job.id, provider_job_id=status.provider_job_id, video_url=video_location(status))
+        created = self._creates[job.id] = asyncio.Event()  # stop() waits for this (within its grace)
+        try:
+            provider, status = await generation.start_with_fallback(self._ordered, request, attempt=attempt,
+                                                                    skipped=skipped)  # fmt: skip
+            await self._db.update_job(job.id, provider_job_id=status.provider_job_id, video_url=video_location(status))
+        finally:
+            created.set()
+            self._creates.pop(job.id, None)
+        return await self._accepted(job, provider, status)
+
+    async def _recover_submit(self, job: Job) -> tuple[Job, ProviderStatus]:
+        """A job found mid-submit at start-up (its create's answer never arrived): match it to the generation it
+        made (by time window and request) where the provider can list them, and resume it; else fail it."""
+        provider = self.providers.get(job.provider or "")
+        async with self._recovering:
+            status = await self._find_submitted(job, provider)
+            if provider is None or status is None:
+                raise ProviderError("interrupted during submission; no generation found", public_message=INTERRUPTED)
+            await self._db.update_job(job.id, provider_job_id=status.provider_job_id, video_url=video_location(status))
+        log.info("job %s, interrupted mid-submit, is generation %s at %s; resuming", job.id, status.provider_job_id,
+                 provider.name, extra={"job_id": job.id, "provider": provider.name})  # fmt: skip
+        return await self._accepted(job, provider, status)
+
+    async def _find_submitted(self, job: Job, provider: VideoProvider | None) -> ProviderStatus | None:
+        """The generation `job`'s create made, if `provider` can list its generations (find_submitted)."""
+        find = getattr(provider, "find_submitted", None)
+        if provider is None or find is None:
+            return None
+        started = job.started_at or job.created_at
+        since = started - timedelta(seconds=SUBMIT_WINDOW_SLACK_S)
+        owned = await self.storage.provider_job_ids(provider.name, since=since)
+        until = self.clock.now() + timedelta(seconds=SUBMIT_WINDOW_SLACK_S)
+        found: ProviderStatus | None = await find(job.request, since, until, exclude=owned)
+        return found
+
+    async def _accepted(self, job: Job, provider: VideoProvider, status: ProviderStatus) -> tuple[Job, ProviderStatus]:
+        """The provider accepted `job` as `status` (its id is stored): move on to running (or delivering)."""
         if status.state is ProviderState.FAILED:
             raise generation.failure(status)
         target = JobState.DELIVERING if status.state is ProviderState.COMPLETED else JobState.RUNNING
-        if not await self.storage.transition(job.id, (JobState.SUBMITTING,), target, held_by=self.queue.held_by):
+        if not await self._db.transition(job.id, (JobState.SUBMITTING,), target, held_by=self.queue.held_by):
             # Cancelled while the create request was on the wire: stop what the provider just accepted.
             await generation.cancel_quietly(provider, status.provider_job_id, f"job {job.id}")
             raise asyncio.CancelledError
@@ -281,7 +343,11 @@ class JobRunner:
         provider = self.providers.get(job.provider or "")
         if provider is None or not job.provider_job_id:
             raise ProviderError(f"job {job.id} has no usable provider record")
-        durations = await self.storage.recent_durations(provider.name, job.request.model)
+        try:
+            durations = await self.storage.recent_durations(provider.name, job.request.model)
+        except Exception:  # only the ETA needs it
+            log.warning("recent durations unavailable for job %s", job.id, exc_info=True)
+            durations = []
         typical = statistics.median(durations) if durations else None
 
         async def changed(status: ProviderStatus) -> None:
@@ -299,8 +365,8 @@ class JobRunner:
         )  # fmt: skip
 
     async def _enter_delivery(self, job: Job, status: ProviderStatus) -> Job:
-        await self.storage.update_job(job.id, video_url=video_location(status))
-        if not await self.storage.transition(job.id, (JobState.RUNNING,), JobState.DELIVERING, held_by=self.queue.held_by):
+        await self._db.update_job(job.id, video_url=video_location(status))
+        if not await self._db.transition(job.id, (JobState.RUNNING,), JobState.DELIVERING, held_by=self.queue.held_by):
             raise asyncio.CancelledError
         _count(JobState.DELIVERING, job.provider)
         return await self._fresh(job)
@@ -322,7 +388,7 @@ class JobRunner:
         return job
 
     async def _deliver(self, job: Job) -> None:
-        existing = await self.observer.find_delivery(job)
+        existing = await self._find_delivery(job)
         if existing is not None:  # posted before a restart: record it, never post twice
             await self._complete(job, existing)
             return
@@ -332,40 +398,79 @@ class JobRunner:
         try:
             if not await self.queue.still_held(job):
                 raise asyncio.CancelledError  # taken over while stalled: the new owner delivers it
+            if job.delivery_started_at is None:  # the intent, stored before anything is posted (kept on retries)
+                await self._db.update_job(job.id, delivery_started_at=self.clock.now(), delivery_nonce=secrets.token_hex(12))
+                job = await self._fresh(job)
             message_id = await self.observer.deliver(job, clip.path, clip.url, clip.size)
             await self._complete(job, message_id)
         finally:
             await media.remove_quietly(clip.temp)
 
+    async def _find_delivery(self, job: Job) -> int | None:
+        """The result message already posted for `job`, or None. When Discord cannot tell (the lookup failed),
+        ask again later (capped backoff) rather than post: a guess could post the clip twice."""
+        delay = LOOKUP_RETRY_BASE_S
+        for attempt in range(1, LOOKUP_ATTEMPTS + 1):
+            try:
+                return await self.observer.find_delivery(job)
+            except DeliveryLookupError as error:
+                if attempt == LOOKUP_ATTEMPTS:
+                    raise
+                log.warning("could not check whether job %s was posted (%s); asking again in %.0fs", job.id, error,
+                            delay, extra={"job_id": job.id})  # fmt: skip
+                await self.clock.sleep(delay)
+                delay = min(LOOKUP_RETRY_CAP_S, delay * 2)
+        return None
+
     async def _complete(self, job: Job, message_id: int) -> None:
-        await self.storage.transition(
-            job.id, (JobState.DELIVERING,), JobState.COMPLETED,
+        await self._db.transition(
+            job.id, (JobState.DELIVERING,), JobState.COMPLETED, attempts=None,
             result_message_id=message_id, finished_at=self.clock.now(), held_by=self.queue.held_by,
         )  # fmt: skip
         _count(JobState.COMPLETED, job.provider)
         log.info("job %s delivered", job.id, extra={"job_id": job.id, "user_id": job.user_id})
 
     async def _fail(self, job: Job, error: ReelbotError) -> None:
-        moved = await self.storage.transition(
+        moved = await self._db.transition(
             job.id, (JobState.QUEUED, JobState.SUBMITTING, JobState.RUNNING, JobState.DELIVERING),
             JobState.FAILED, failure_reason=error.public_message[:500], finished_at=self.clock.now(),
-            held_by=self.queue.held_by,
+            held_by=self.queue.held_by, attempts=None,  # a job always ends: never a dead task holding a slot
         )  # fmt: skip
         if not moved:
             return
         _count(JobState.FAILED, job.provider)
         if error.refund:
-            await self.storage.refund(job.id)
+            await self._db.refund(job.id, attempts=None)
         level = logging.ERROR if error.code in ("provider_auth", "provider_credits") else logging.WARNING
         log.log(level, "job %s failed: %s", job.id, error, extra={"job_id": job.id, "provider": job.provider})
         await self.observer.job_ended(await self._fresh(job), error)
+        await self._stop_at_provider(job, error)  # after the user was told: a lookup at the provider may take a while
+
+    async def _stop_at_provider(self, job: Job, error: ReelbotError) -> None:
+        """A job that failed after its provider accepted it (a bug, an unreadable answer, the timeout): stop the
+        generation there, so nothing keeps running (and billing) for a job that is over."""
+        provider = self.providers.get(job.provider or "")
+        ended_there = isinstance(error, GenerationFailedError)  # the provider itself reported the failure
+        if provider is None or ended_there or job.state not in (JobState.SUBMITTING, JobState.RUNNING):
+            return
+        provider_job_id = job.provider_job_id
+        maybe_accepted = isinstance(error, ProviderProtocolError) or getattr(error, "maybe_accepted", False)
+        if not provider_job_id and maybe_accepted:  # the create's answer was lost or unreadable: look for it
+            try:
+                async with self._recovering:
+                    found = await self._find_submitted(job, provider)
+            except Exception:
+                log.warning("could not look for the generation of job %s", job.id, exc_info=True)
+                found = None
+            provider_job_id = found.provider_job_id if found is not None else None
+        await generation.cancel_quietly(provider, provider_job_id, f"job {job.id}")
 
     async def abandon(self, job_id: int, reason: str) -> None:
         """Fail and refund a job that never got going (its status message could not be posted)."""
-        if await self.storage.transition(job_id, (JobState.QUEUED,), JobState.FAILED,
+        if await self._db.transition(job_id, (JobState.QUEUED,), JobState.FAILED,
                                          failure_reason=reason, finished_at=self.clock.now()):  # fmt: skip
             _count(JobState.FAILED, None)
-            await self.storage.refund(job_id)
+            await self._db.refund(job_id)
 
     async def cancel(self, job_id: int) -> Job | None:
         """Cancel a job that has not been delivered; refunds. Returns the cancelled job, or None if too late."""
@@ -374,7 +479,7 @@ class JobRunner:
             return None
         self._cancelling.add(job_id)
         try:
-            if not await self.storage.transition(
+            if not await self._db.transition(
                 job_id, (JobState.QUEUED, JobState.SUBMITTING, JobState.RUNNING), JobState.CANCELLED,
                 finished_at=self.clock.now(),
             ):  # fmt: skip
@@ -382,17 +487,20 @@ class JobRunner:
             _count(JobState.CANCELLED, job.provider)
             task = self._tasks.get(job_id)
             # A create request on the wire is let finish (its task then cancels what was accepted);
-            # interrupting it would leave an unknown, charged generation behind.
-            if task is not None and task is not asyncio.current_task() and job.state is not JobState.SUBMITTING:
+            # interrupting it would leave an unknown, charged generation behind. Until it has returned the
+            # job keeps its provider slot (the task gives it back), so MAX_ACTIVE_JOBS holds at the provider.
+            on_wire = task is not None and task is not asyncio.current_task() and job.state is JobState.SUBMITTING
+            if task is not None and task is not asyncio.current_task() and not on_wire:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             self.queue.drop(job_id)
-            self._release_slot(job_id)
+            if not on_wire:
+                self._release_slot(job_id)
             provider = self.providers.get(job.provider or "")
             if provider is not None and job.provider_job_id:
                 await generation.cancel_quietly(provider, job.provider_job_id, f"job {job_id}")
-            await self.storage.refund(job_id)
+            await self._db.refund(job_id)
             cancelled = await self.storage.get_job(job_id)
             await self._announce_positions()
             return cancelled
@@ -422,7 +530,13 @@ class JobRunner:
         self._wake.set()
 
     async def _fresh(self, job: Job) -> Job:
-        return await self.storage.get_job(job.id) or job
+        try:
+            return await self.storage.get_job(job.id) or job
+        except Exception as error:
+            if not is_database_error(error):
+                raise
+            log.warning("could not re-read job %s: %s", job.id, error)
+            return job
 
     async def _notify(self, job: Job, progress: JobProgress) -> None:
         try:

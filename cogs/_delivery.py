@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import io
 import logging
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,7 +15,7 @@ import discord
 
 from bot import metrics
 from bot.domain import Job
-from bot.errors import DeliveryError, ReelbotError
+from bot.errors import DeliveryError, DeliveryLookupError, ReelbotError
 from bot.jobs import JobProgress
 from cogs import _render
 from cogs._clip_menu import add_menu
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 
 EDIT_INTERVAL = 5.0  # seconds between edits of one status message (Discord rate limits)
 DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
-HISTORY_SCAN = 50
+LOOKUP_MARGIN = timedelta(minutes=10)  # a post lands within this of its intent (uploads, discord.py's retries)
 LINK_ATTACHED = "The link to the video is in the attached file (it is too long for a Discord message)."
 
 
@@ -131,22 +132,31 @@ class DiscordObserver:
         return guild.filesize_limit if guild is not None else DEFAULT_UPLOAD_LIMIT
 
     async def find_delivery(self, job: Job) -> int | None:
+        """The result already posted for `job`, found without a guess: its recorded id; else, if posting ever
+        began (the delivery intent), the status message turned result, or the bot's result message in the channel
+        from the status message forward up to the intent's time, paging through all of it. Raises
+        DeliveryLookupError when Discord cannot answer, so the runner asks again later instead of posting."""
         if job.result_message_id:
             return job.result_message_id
+        if job.delivery_started_at is None:
+            return None  # the intent is stored before any post: nothing was posted
         channel = self._channel(job)
+        until = job.delivery_started_at + LOOKUP_MARGIN
         try:
             if job.status_message_id:
                 with contextlib.suppress(discord.NotFound):
                     status = await channel.fetch_message(job.status_message_id)
                     if _render.is_result_of(status, job.id):
                         return status.id
-            after = discord.Object(id=job.status_message_id) if job.status_message_id else None
-            async for message in channel.history(limit=HISTORY_SCAN, after=after):
+            start = job.status_message_id or discord.utils.time_snowflake(job.delivery_started_at - LOOKUP_MARGIN)
+            async for message in channel.history(limit=None, after=discord.Object(id=start), oldest_first=True):
+                if message.created_at > until:
+                    break
                 if message.author.id == self.bot.user.id and _render.is_result_of(message, job.id):  # type: ignore[union-attr]
                     return message.id
         except discord.HTTPException as error:
             _count_error("find_delivery", error)
-            log.warning("could not look for an earlier delivery of job %s: %s", job.id, error)
+            raise DeliveryLookupError(f"reading the channel failed: HTTP {error.status} code {error.code}") from None
         return None
 
     async def deliver(self, job: Job, video: Path | None, video_url: str | None, size: int | None) -> int:
@@ -212,18 +222,31 @@ class DiscordObserver:
             message: discord.Message = await interaction.edit_original_response(
                 content=fit_content(text), embed=embed, attachments=files, view=view
             )
+            await self._record_post(job, message.id)
             return message.id
         content = f"<@{job.user_id}> your {ready}" + (f"\n{link}" if link else "")
+        # The nonce (discord.py adds enforce_nonce): a repeat of this post within minutes returns the first one.
         message = await self._channel(job).send(
             content=fit_content(content),
             embed=embed,
             files=files,
             view=view or discord.utils.MISSING,
             allowed_mentions=discord.AllowedMentions(users=[discord.Object(id=job.user_id)]),
+            nonce=job.delivery_nonce or discord.utils.MISSING,
         )
+        await self._record_post(job, message.id)
         if job.status_message_id:
             await self.edit_status(job, embed=_render.delivered_elsewhere_embed(job, message.jump_url), view=None)
         return message.id
+
+    async def _record_post(self, job: Job, message_id: int) -> None:
+        """Store the posted id the moment Discord returns it (before anything else can fail or be killed)."""
+        if self.bot.storage is None:
+            return
+        try:
+            await self.bot.storage.update_job(job.id, result_message_id=message_id)
+        except Exception:  # the runner records it again when the job completes
+            log.warning("could not record the result message of job %s yet", job.id, exc_info=True)
 
     def result_view(self, job: Job) -> discord.ui.View:
         """Re-roll, Edit prompt, Delete, and Extend when the provider that made the clip can continue it; below

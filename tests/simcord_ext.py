@@ -9,10 +9,15 @@ an ordinary job runner. Re-check this when simcord is upgraded (testing.md, "Pit
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import copy
+from datetime import timedelta
 from pathlib import PurePath
 
+import discord
 import simcord
 from simcord import _settlement
+from simcord.http._helpers import message_response
 
 from tests import simcord_limits
 
@@ -57,6 +62,7 @@ def install() -> None:
     if simcord.__version__ != SIMCORD_VERSION:
         raise RuntimeError(f"simcord_ext was written for simcord {SIMCORD_VERSION}; re-check it for {simcord.__version__}")
     _settlement._park_reason = _park_reason
+    install_discord_behaviour()
     simcord_limits.install()  # and refuse over-long messages as Discord does (tests/simcord_limits.py)
 
 
@@ -73,6 +79,70 @@ def speed_up_settling(idle: float = 0.005) -> None:
 
     settle_internal._reelbot_fast = True  # type: ignore[attr-defined]
     Env._settle_internal = settle_internal
+
+
+# --- Discord behaviour simcord 3.2.1 does not model (the spec wins) ---------------------------------------
+
+NONCE_WINDOW = timedelta(minutes=5)  # Discord: "checked for uniqueness in the past few minutes"
+
+
+def _send_message_once(original):
+    """POST /channels/{id}/messages with `nonce` and `enforce_nonce: true`: if the same author created a message
+    with that nonce in the last few minutes, that message is returned and no new one is created (Discord's
+    Create Message docs, `enforce_nonce`). simcord ignores both fields."""
+
+    def send_message(ctx):
+        body = ctx.body()
+        nonce = body.get("nonce")
+        if nonce is None or not body.get("enforce_nonce"):
+            return original(ctx)
+        channel_id = ctx.int_arg("channel_id")
+        seen = ctx.backend.__dict__.setdefault("_reelbot_nonces", {})
+        key = (channel_id, ctx.backend.bot_user.id, str(nonce))
+        earlier = seen.get(key)
+        if earlier is not None and discord.utils.utcnow() - discord.utils.snowflake_time(earlier) < NONCE_WINDOW:
+            with contextlib.suppress(Exception):  # deleted since: a new message is created
+                return message_response(ctx, ctx.backend.get_message(channel_id, earlier))
+        response = original(ctx)
+        seen[key] = int(response["id"])
+        return response
+
+    return send_message
+
+
+def _history_after_is_the_oldest_page(original):
+    """GET /channels/{id}/messages?after=X: Discord returns the `limit` messages right after X (newest first
+    within the page), so discord.py can page forward; simcord 3.2.1 returns the newest `limit` of the whole
+    channel after X, skipping the middle of a busy channel."""
+
+    def get_history(ctx):
+        params = ctx.params
+        if "after" not in params or "before" in params or "around" in params:
+            return original(ctx)
+        limit = int(params.get("limit", 50))
+        page = original(_with_params(ctx, {**params, "limit": 1_000_000}))
+        return page[-limit:]  # newest first: the last `limit` are the oldest after X
+
+    return get_history
+
+
+def _with_params(ctx, params):
+    clone = copy.copy(ctx)
+    clone.params = params
+    return clone
+
+
+def install_discord_behaviour() -> None:
+    """Swap in the two route handlers above (idempotent)."""
+    from simcord.http import router
+
+    routes = router._ROUTES
+    for method, wrap in (("POST", _send_message_once), ("GET", _history_after_is_the_oldest_page)):
+        for index, (template, handler) in enumerate(routes[method]):
+            if template == ["channels", "{channel_id}", "messages"] and not getattr(handler, "_reelbot", False):
+                patched = wrap(handler)
+                patched._reelbot = True  # type: ignore[attr-defined]
+                routes[method][index] = (template, patched)
 
 
 ADVANCE_STEP_S = 10.0

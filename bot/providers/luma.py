@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Collection
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -30,6 +32,7 @@ DEFAULT_BASE_URL = "https://api.lumalabs.ai/dream-machine/v1"
 API_TIMEOUT = aiohttp.ClientTimeout(total=60, connect=5)
 CONCEPTS_TIMEOUT = aiohttp.ClientTimeout(total=10, connect=5)
 CONCEPTS_RETRY_AFTER_FAILURE = 600.0  # seconds the fallback list is used before asking Luma again
+LIST_PAGE, LIST_PAGES = 100, 5  # find_submitted looks back at most 500 generations
 
 # protocols.md §A.3: published with Ray 2 (third-party); used when /generations/concepts/list fails
 FALLBACK_CONCEPTS = (
@@ -226,6 +229,36 @@ class LumaProvider:
             if error.status != 404:
                 raise
 
+    async def find_submitted(
+        self, request: VideoRequest, since: datetime, until: datetime, *, exclude: Collection[str] = ()
+    ) -> ProviderStatus | None:
+        """The generation a create request made when its answer never reached us (a restart mid-create): the
+        oldest one created between `since` and `until` whose request (prompt and options) is `request`'s, and
+        whose id is not in `exclude` (generations other jobs already own). Pages through GET /generations
+        (newest first) until it passes `since`, at most LIST_PAGES pages."""
+        body = self.action_call(request)[1] if request.action else await self.build_body(request)
+        wanted = _comparable(body)  # an action's generation records its own body (FakeLuma, like Luma's `request`)
+        found: tuple[datetime, dict[str, Any]] | None = None
+        for page in range(LIST_PAGES):
+            data = await self._http.request_json(
+                "GET", "/generations", params={"limit": LIST_PAGE, "offset": page * LIST_PAGE}
+            )
+            generations = data.get("generations") if isinstance(data, dict) else None
+            if not isinstance(generations, list):
+                raise ProviderProtocolError("luma: generation list without `generations`", provider=self.name)
+            passed_since = False
+            for gen in generations:
+                created = _created_at(gen)
+                if created is None:
+                    continue
+                passed_since |= created < since
+                matches = since <= created <= until and gen.get("id") not in exclude
+                if matches and _comparable(gen.get("request")) == wanted and (found is None or created < found[0]):
+                    found = (created, gen)
+            if passed_since or not data.get("has_more"):
+                break
+        return None if found is None else self._status(found[1])
+
     async def fetch_credits(self) -> str | None:
         data = await self._http.request_json("GET", "/credits")
         cents = data.get("credit_balance") if isinstance(data, dict) else None
@@ -266,6 +299,29 @@ class LumaProvider:
                 raw_state=raw_state, extra=extra,
             )  # fmt: skip
         return ProviderStatus(state, job_id, raw_state=raw_state, extra=extra)
+
+
+# What identifies a create request in a generation's stored `request` (generation_type, callback_url aside).
+REQUEST_KEYS = ("prompt", "model", "aspect_ratio", "resolution", "duration", "loop", "keyframes", "concepts")
+
+
+def _comparable(body: Any) -> dict[str, Any] | None:
+    if not isinstance(body, dict):
+        return None
+    shape = {key: body.get(key) for key in REQUEST_KEYS}
+    shape["loop"] = bool(shape["loop"])
+    return shape
+
+
+def _created_at(gen: Any) -> datetime | None:
+    raw = gen.get("created_at") if isinstance(gen, dict) else None
+    if not isinstance(raw, str):
+        return None
+    try:
+        created = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return created if created.tzinfo else created.replace(tzinfo=UTC)
 
 
 def create(config: ProviderConfig, context: ProviderContext) -> LumaProvider:

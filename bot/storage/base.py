@@ -3,11 +3,15 @@ every query module uses (`?` placeholders; the dialect adapts the text)."""
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from bot.storage.dialect import Dialect, Session
+
+log = logging.getLogger(__name__)
 
 
 class StorageBase:
@@ -26,7 +30,18 @@ class StorageBase:
         return await self.dialect.migrate()
 
     async def writable(self) -> bool:
-        return await self.dialect.writable()
+        """The health probe: an upsert into a real table (health_probe), so a full disk, a read-only file or a
+        standby answers False (a temporary table or a privilege check would not notice those)."""
+        try:
+            await self._run(
+                "INSERT INTO health_probe (id, checked_at) VALUES (1, ?::double precision) "
+                "ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
+                (time.time(),),
+            )
+            return True
+        except Exception:
+            log.warning("database health probe failed", exc_info=True)
+            return False
 
     def _transaction(self, *locks: str, snapshot: bool = False) -> AbstractAsyncContextManager[Session]:
         return self.dialect.transaction(*locks, snapshot=snapshot)

@@ -128,6 +128,15 @@ class JobQueries(StorageBase):
         )
         return [job_from_row(r) for r in rows]
 
+    async def provider_job_ids(self, provider: str, *, since: datetime) -> set[str]:
+        """The generation ids jobs already own at `provider`, of jobs started (or created) since `since`."""
+        rows = await self._all(
+            "SELECT provider_job_id FROM jobs WHERE provider = ? AND provider_job_id IS NOT NULL "
+            "AND COALESCE(started_at, created_at) >= ?",
+            (provider, ts(since)),
+        )
+        return {str(r[0]) for r in rows}
+
     async def count_in_flight(self) -> int:
         row = await self._one(f"SELECT COUNT(*) FROM jobs WHERE state IN ({marks(IN_FLIGHT_STATES)})", IN_FLIGHT_STATES)
         assert row is not None

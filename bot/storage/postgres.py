@@ -117,14 +117,6 @@ class PostgresDialect:
                 version = number
         return int(version)
 
-    async def writable(self) -> bool:
-        try:
-            return bool(await self.pool.fetchval(
-                "SELECT NOT pg_is_in_recovery() AND has_table_privilege('jobs', 'INSERT, UPDATE')"
-            ))  # fmt: skip
-        except Exception:
-            return False
-
     async def one(self, sql: str, args: Sequence[Any] = ()) -> Any | None:
         return await self.pool.fetchrow(_adapt(sql), *args)
 

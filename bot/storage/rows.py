@@ -22,7 +22,7 @@ HOLDING_SLOT = "(state IN ('submitting', 'running') OR (state = 'queued' AND own
 JOB_COLUMNS = (
     "id, guild_id, channel_id, user_id, request, state, cost, created_at, started_at, finished_at, "
     "provider, provider_job_id, status_message_id, result_message_id, video_url, failure_reason, "
-    "parent_job_id, parent_kind"
+    "parent_job_id, parent_kind, delivery_started_at, delivery_nonce"
 )
 UPDATABLE = frozenset(
     {
@@ -35,6 +35,8 @@ UPDATABLE = frozenset(
         "video_url",
         "failure_reason",
         "channel_id",
+        "delivery_started_at",
+        "delivery_nonce",
     }
 )
 # Columns the policy section may set, per table (issue 4).
@@ -96,6 +98,8 @@ def job_from_row(row: Mapping[str, Any]) -> Job:
         failure_reason=row["failure_reason"],
         parent_job_id=row["parent_job_id"],
         parent_kind=row["parent_kind"],
+        delivery_started_at=dt(row["delivery_started_at"]),
+        delivery_nonce=row["delivery_nonce"],
     )
 
 

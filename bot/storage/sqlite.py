@@ -105,13 +105,6 @@ class SqliteDialect:
         row = await self.one("PRAGMA user_version")
         return int(row[0]) if row else 0
 
-    async def writable(self) -> bool:
-        try:
-            await self.run("CREATE TEMP TABLE IF NOT EXISTS _probe (x)")
-            return True
-        except Exception:
-            return False
-
     async def run(self, sql: str, args: Sequence[Any] = ()) -> int:
         """Execute one statement and close its cursor; returns the affected row count."""
         async with self.db.execute(_adapt(sql), args) as cursor:

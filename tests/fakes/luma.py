@@ -102,6 +102,7 @@ class _Injection:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     hang: bool = False
+    gate: asyncio.Event | None = None  # wait for it, then answer as usual
 
 
 class _Rejected(Exception):
@@ -141,6 +142,7 @@ class FakeLuma:
         self.concepts = list(concepts)
         self.log_requests = log_requests
         self.monotonic = monotonic
+        self.now: Callable[[], datetime] = lambda: datetime.now(UTC)  # created_at stamps (a test may use its clock)
         self.assets_status = 200  # e.g. 404 to break every asset URL
         self.truncate_assets = False  # promise the full Content-Length, send half, drop the connection
         self.asset_body: bytes | None = None  # serve these bytes as the video (e.g. an HTML error page)
@@ -157,6 +159,7 @@ class FakeLuma:
         self._create_times: deque[float] = deque()
         self._failures: deque[str] = deque()
         self._injections: list[_Injection] = []
+        self._garbled_creates = 0
         self._release = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.base_url = ""
@@ -215,6 +218,17 @@ class FakeLuma:
         """The next `times` matching requests never get an answer (until the fake closes)."""
         self._injections.append(_Injection(method.upper(), path_prefix, times, hang=True))
 
+    def gate_next(self, method: str, path_prefix: str, *, times: int = 1) -> asyncio.Event:
+        """The next `times` matching requests wait until the returned event is set, then get the real answer
+        (a create on the wire: it is carried out even if the client gave up meanwhile, as at Luma)."""
+        gate = asyncio.Event()
+        self._injections.append(_Injection(method.upper(), path_prefix, times, gate=gate))
+        return gate
+
+    def garble_next_create(self, *, times: int = 1) -> None:
+        """The next `times` creates are carried out (and billed) but answered with a body cut off mid-object."""
+        self._garbled_creates += times
+
     def malformed_next(self, method: str, path_prefix: str, *, times: int = 1, status: int = 200) -> None:
         """The next `times` matching requests get a JSON body cut off mid-object."""
         self.fail_next(method, path_prefix, status, '{"id": "broken", "state": ', times=times,
@@ -266,6 +280,9 @@ class FakeLuma:
             self.faults.append((request.method, request.path, status))
             return _detail(status, f"Random fault (HTTP {status})")
         injected = self._take_injection(request.method, request.path)
+        if injected is not None and injected.gate is not None:
+            await injected.gate.wait()
+            injected = None
         if injected is not None:
             if injected.hang:
                 await self._release.wait()
@@ -349,7 +366,7 @@ class FakeLuma:
             id=str(uuid.uuid4()),
             model=model,
             request=body,
-            created_at=datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            created_at=self.now().isoformat().replace("+00:00", "Z"),
             fail_with=self._failures.popleft() if self._failures else None,
             source_id=source,
         )
@@ -359,6 +376,9 @@ class FakeLuma:
         self.create_count += 1
         self._create_times.append(self.monotonic())
         self.credit_balance -= self.cost_per_generation
+        if self._garbled_creates:
+            self._garbled_creates -= 1
+            return web.Response(status=status, text='{"id": "' + gen.id[:8], content_type="application/json")
         return web.json_response(gen.to_json(self.base_url), status=status)
 
     # --- §A.10 actions ---------------------------------------------------------------------------

@@ -89,3 +89,14 @@ async def test_the_health_port_closes_with_the_bot(simcord_env, simcord_bot, wor
     with pytest.raises(aiohttp.ClientConnectionError):
         async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/healthz"):
             pass
+
+
+async def test_healthz_fails_when_the_database_refuses_writes(simcord_env, simcord_bot, world):
+    """/healthz writes a real row: a database that refuses writes (read-only file, full disk) is a 503 naming
+    'database', and healthy again once writes work."""
+    assert (await healthz(simcord_bot))[0] == 200
+    await simcord_bot.storage.dialect.run("PRAGMA query_only = ON")
+    status, body = await healthz(simcord_bot)
+    assert status == 503 and body["failing"] == ["database"], body
+    await simcord_bot.storage.dialect.run("PRAGMA query_only = OFF")
+    assert (await healthz(simcord_bot))[0] == 200
