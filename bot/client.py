@@ -29,7 +29,7 @@ from bot.storage import Storage, is_postgres_url, open_storage
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.errors", "cogs.video", "cogs.quota", "cogs.history", "cogs.admin", "cogs.board")
+EXTENSIONS = ("cogs.errors", "cogs.video", "cogs.clip", "cogs.quota", "cogs.history", "cogs.admin", "cogs.board")
 
 
 def discord_clock() -> SystemClock:

@@ -38,11 +38,15 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # Ray 3.2 (luma-agents) is priced per 5 s block by resolution and dynamic range, `provider:model:resolution`
 # and `…:resolution-hdr` (protocols.md §F.5: docs.agents.lumalabs.ai/guides/pricing/, as mirrored by
 # runware.ai/docs/models/luma-ray3-2); a 10 s clip is two blocks. The bare `luma-agents:ray-3.2` is 720p SDR.
+# Actions on a clip are `provider:action` where Luma publishes a price: v1 modify is $0.01582 per million pixels,
+# $1.75 for a 720p 5 s 16:9 clip (docs.lumalabs.ai/docs/modify-video). The other actions (v1 upscale, audio,
+# reframe; Ray 3.2 edits, reframes and the 1080p re-render that is its upscale) have no published figure of their
+# own here and are estimated as a clip of their provider, model and resolution; extend and bridge are clips.
 DEFAULT_PRICE_TABLE = (
     "luma-agents:ray-3.2=0.30,luma-agents:ray-3.2:360p=0.06,luma-agents:ray-3.2:540p=0.15,"
     "luma-agents:ray-3.2:720p=0.30,luma-agents:ray-3.2:1080p=1.20,"
     "luma-agents:ray-3.2:720p-hdr=0.60,luma-agents:ray-3.2:1080p-hdr=2.40,"
-    "luma:ray-2=0.71,luma:ray-flash-2=0.24,luma:ray-1-6=0.50,demo=0,default=0.50"
+    "luma:ray-2=0.71,luma:ray-flash-2=0.24,luma:ray-1-6=0.50,luma:modify=1.75,demo=0,default=0.50"
 )
 
 

@@ -59,8 +59,20 @@ class VideoRequest:
     start_image_url: str | None = None
     end_image_url: str | None = None
     enhance: bool = False
-    extend_of: str | None = None  # provider generation id to continue (Extend)
-    extend_provider: str | None = None  # the provider that made `extend_of`: the only one that can continue it
+    extend_of: str | None = None  # provider generation id to continue (Extend; the first frame of a bridge)
+    # The provider that made the source clip(s) (`extend_of`, `end_of`, `action_of`): the only one that can work
+    # on them (no other knows their generation ids).
+    extend_provider: str | None = None
+    end_of: str | None = None  # provider generation id the new clip ends on (extend backward; the bridge's end)
+    # An action on a finished clip other than a new generation (CLIP_ACTIONS: upscale, audio, modify, reframe).
+    # It works on the generation `action_of`, or on an uploaded video (`source_video_url`/`source_video_file`);
+    # `prompt`, `resolution` (upscale) and `aspect_ratio` (reframe) are its parameters, with these two:
+    action: str | None = None
+    action_of: str | None = None
+    strength: str | None = None  # modify: adhere_1..3, flex_1..3, reimagine_1..3
+    negative_prompt: str | None = None  # audio: what the soundtrack should not have
+    source_video_url: str | None = None  # the source clip's link (Luma v1 reads media by URL)
+    source_video_file: str | None = None  # an uploaded video stored at the provider (Luma's Files API)
     hdr: bool = False  # HDR output (Luma Ray 3.2)
     # The keyframes as files stored at a provider (Luma's Files API): they outlive the Discord CDN links above,
     # so a re-roll weeks later still has its input. The URLs stay for providers that only take links.
@@ -72,6 +84,8 @@ class VideoRequest:
         return replace(self, model=model)
 
     def options_summary(self) -> str:
+        if self.action:
+            return " · ".join(p for p in (self.action, self.strength, self.action_detail()) if p)
         parts = [self.aspect_ratio, self.resolution, self.duration]
         if self.loop:
             parts.append("loop")
@@ -83,7 +97,12 @@ class VideoRequest:
             parts.append("keyframes")
         if self.enhance:
             parts.append("enhanced")
+        if self.end_of:
+            parts.append("bridge" if self.extend_of else "extended backward")
         return " · ".join(parts)
+
+    def action_detail(self) -> str | None:
+        return {"upscale": f"to {self.resolution}", "reframe": f"to {self.aspect_ratio}"}.get(self.action or "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,11 +124,18 @@ class Job:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     parent_job_id: int | None = None
-    parent_kind: str | None = None  # "re-roll", "edit", "extend"
+    parent_kind: str | None = None  # "re-roll", "edit", "extend", or an action: "upscale", "bridge", …
     delivery_started_at: datetime | None = None  # set just before the result is posted (the delivery intent)
     delivery_nonce: str | None = None  # the Discord message nonce that post carries
     idea_id: int | None = None  # the idea (brainstorming) it belongs to: its first job's id
     take: int | None = None  # 1..n when one /video asked for several takes
+
+
+# Actions on a finished clip that are not a new generation (extend and bridge are: `extend_of`/`end_of`).
+CLIP_ACTIONS = ("upscale", "audio", "modify", "reframe")
+# Every name a provider's `capabilities.actions` may hold: the /clip subcommands and the result menu's entries.
+ACTION_NAMES = (*CLIP_ACTIONS, "extend", "bridge")
+MODIFY_STRENGTHS = tuple(f"{kind}_{n}" for kind in ("adhere", "flex", "reimagine") for n in (1, 2, 3))
 
 
 class ProviderState(enum.StrEnum):

@@ -25,7 +25,7 @@ from bot.errors import (
     ProviderUnavailableError,
     ReelbotError,
 )
-from bot.providers.base import VideoProvider, check_request
+from bot.providers.base import ClipActions, VideoProvider, check_request
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +36,14 @@ MAX_POLL_BACKOFF_S = 60.0
 
 def fit_request(request: VideoRequest, provider: VideoProvider) -> VideoRequest | None:
     """`request` if `provider` can run it as asked, else None. A model the user chose is never swapped, and
-    an extension only goes to the provider that made the clip (no other one knows its generation id)."""
+    an extension or any other action on a clip only goes to the provider that made the clip (no other one knows
+    its generation id)."""
     caps = provider.capabilities
     if request.model is not None and request.model not in caps.models:
         return None
-    if request.extend_of and request.extend_provider != provider.name:
+    if (request.extend_of or request.end_of or request.action) and request.extend_provider != provider.name:
+        return None
+    if request.action and not isinstance(provider, ClipActions):
         return None
     return None if caps.problems(request) else request
 
@@ -64,7 +67,13 @@ def offered_models(providers: Iterable[VideoProvider]) -> list[str]:
 
 
 async def start(provider: VideoProvider, request: VideoRequest) -> ProviderStatus:
-    """Ask `provider` to start whatever `request` describes (sent once: a create is never repeated)."""
+    """Ask `provider` to start whatever `request` describes (sent once: a create is never repeated): an action
+    on a finished clip through its ClipActions, anything else (extensions and bridges too) as a generation."""
+    if request.action:
+        if not isinstance(provider, ClipActions):
+            raise InvalidRequestError(f"{provider.name} has no actions", public_message=(
+                f"{provider.display_name} can't {request.action} clips. Nothing was charged."))  # fmt: skip
+        return await provider.start_action(request)
     return await provider.submit(request)
 
 

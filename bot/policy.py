@@ -115,11 +115,14 @@ class SpendLine:
 
 
 def price_for(
-    prices: Mapping[str, float], provider: str, model: str, resolution: str | None = None, hdr: bool = False
+    prices: Mapping[str, float], provider: str, model: str, resolution: str | None = None, hdr: bool = False,
+    action: str | None = None,
 ) -> float:
-    """`provider:model:resolution[-hdr]`, else `provider:model`, else `provider`, else `default` (else 0)."""
+    """An action on a clip (`provider:action`, e.g. luma:modify) where priced; else `provider:model:resolution[-hdr]`,
+    else `provider:model`, else `provider`, else `default` (else 0)."""
+    actions = [f"{provider}:{model}:{action}", f"{provider}:{action}"] if action else []
     tiers = [f"{provider}:{model}:{resolution}{'-hdr' if hdr else ''}"] if resolution else []
-    for key in (*tiers, f"{provider}:{model}", provider, "default"):
+    for key in (*actions, *tiers, f"{provider}:{model}", provider, "default"):
         if key in prices:
             return prices[key]
     return 0.0
@@ -139,7 +142,7 @@ def estimate_spend(
         entry[0] += group["jobs"]
         entry[1] += group["completed"]
         entry[2] += group["failed"]
-        price = price_for(prices, provider, model, group.get("resolution"), bool(group.get("hdr")))
+        price = price_for(prices, provider, model, group.get("resolution"), bool(group.get("hdr")), group.get("action"))
         entry[3] += group["completed"] * price * seconds / 5
     return [
         SpendLine(provider, model, int(v[0]), int(v[1]), int(v[2]), price_for(prices, provider, model), round(v[3], 2))

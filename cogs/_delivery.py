@@ -19,6 +19,7 @@ from bot.errors import DeliveryError, DeliveryLookupError, ReelbotError
 from bot.jobs import JobProgress
 from cogs import _ideas, _render
 from cogs._board import BoardKeeper
+from cogs._clip_menu import add_menu
 from cogs._limits import LINK_IN_TEXT, fit_content
 from cogs._views import result_view, status_view
 
@@ -301,10 +302,11 @@ class DiscordObserver:
             log.warning("could not record the result message of job %s yet", job.id, exc_info=True)
 
     def result_view(self, job: Job) -> discord.ui.View:
-        """Re-roll, Edit prompt, Delete, and Extend when the provider that made the clip can continue it."""
+        """Re-roll, Edit prompt, Delete, and Extend when the provider that made the clip can continue it; below
+        them the "More…" menu of the other actions that provider can run on it."""
         provider = self.bot.runner.providers.get(job.provider or "") if self.bot.runner else None
         extendable = bool(provider is not None and provider.capabilities.extend and job.provider_job_id)
-        return result_view(job.id, extendable=extendable)
+        return add_menu(result_view(job.id, extendable=extendable), job, provider.capabilities if provider else None)
 
     async def job_ended(self, job: Job, error: ReelbotError | None) -> None:
         self._cancel_flush(job.id)

@@ -21,6 +21,7 @@ from bot.errors import InvalidRequestError
 CONTENT = 2000
 TITLE, DESCRIPTION, FIELDS, FIELD_NAME, FIELD_VALUE = 256, 4096, 25, 256, 1024
 FOOTER, AUTHOR, TOTAL = 2048, 256, 6000
+NEGATIVE_MAX = 1000  # /clip audio's negative prompt
 CHOICE = 100  # a choice's (and so an autocomplete answer's) name and value
 LINK_IN_TEXT = 1900  # the longest link a result's text carries (2000 with the mention and the words around it)
 ELLIPSIS = "…"
@@ -31,7 +32,8 @@ CAMERA_MAX = CHOICE  # the camera presets are choices of an autocomplete; free t
 PATTERN_MAX = 200  # a blocklist word or regular expression
 # The free-text fields of a request and their caps; the prompt's lower bound is checked with it (cogs/video.py).
 REQUEST_CAPS = {"prompt": PROMPT_MAX, "camera": CAMERA_MAX, "model": CHOICE, "aspect_ratio": CHOICE,
-                "resolution": CHOICE, "duration": CHOICE}  # fmt: skip
+                "resolution": CHOICE, "duration": CHOICE, "negative_prompt": NEGATIVE_MAX,
+                "strength": CHOICE}  # fmt: skip
 
 
 def cut(text: str, limit: int) -> str:

@@ -9,7 +9,7 @@ import discord
 
 from bot.domain import VideoRequest
 from bot.jobs import JobRunner, fit_request
-from bot.providers.base import StoresFiles
+from bot.providers.base import StoresFiles, StoresVideos
 
 
 def file_store(runner: JobRunner, request: VideoRequest) -> StoresFiles | None:
@@ -37,3 +37,17 @@ async def store_keyframes(
                                                   requester_id=user_id)  # fmt: skip
     return replace(request, start_image_file=ids.get("start_image_file", request.start_image_file),
                    end_image_file=ids.get("end_image_file", request.end_image_file))
+
+
+def video_file_store(runner: JobRunner, request: VideoRequest) -> StoresVideos | None:
+    """The provider an action on an uploaded video goes to, if it keeps files (else the link is passed on)."""
+    provider = runner.providers.get(request.extend_provider or "")
+    return provider if isinstance(provider, StoresVideos) else None
+
+
+async def store_video(store: StoresVideos, request: VideoRequest, video: discord.Attachment, user_id: int) -> VideoRequest:
+    """Upload an action's source video once (type and size were checked: an MP4 of at most 100 MB)."""
+    data = await video.read()
+    mime = (video.content_type or "video/mp4").split(";")[0].strip().lower()
+    file_id = await store.upload_video(data, mime_type=mime, filename=video.filename, requester_id=user_id)
+    return replace(request, source_video_file=file_id)

@@ -137,9 +137,10 @@ def extension_request(job: Job, runner: JobRunner | None) -> VideoRequest:
     if caps.frame_durations is not None and duration not in caps.frame_durations:
         duration = caps.frame_durations[0]
     return replace(
-        job.request, extend_of=job.provider_job_id, extend_provider=provider.name,
+        job.request, extend_of=job.provider_job_id, extend_provider=provider.name, end_of=None,
         start_image_url=None, end_image_url=None, start_image_file=None, end_image_file=None,
-        hdr=job.request.hdr and caps.hdr_extend, duration=duration,
+        hdr=job.request.hdr and caps.hdr_extend, duration=duration, action=None, action_of=None,
+        strength=None, negative_prompt=None, source_video_url=None, source_video_file=None,
     )  # fmt: skip
 
 

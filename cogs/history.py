@@ -40,7 +40,8 @@ def job_line(job: Job) -> str:
     link = message_link(job, job.result_message_id or job.status_message_id)
     prompt = _render.shorten(job.request.prompt, 60).replace("[", "(").replace("]", ")")
     shown = f"[{prompt}]({link})" if link else prompt
-    return f"{ICONS[job.state]} **#{job.id}** {job.state.value} · {_render.timestamp(job.created_at, 'R')} · {shown}"
+    credit = f" · {_render.credit(job)}" if job.parent_job_id else ""  # "upscale of #12"
+    return f"{ICONS[job.state]} **#{job.id}** {job.state.value} · {_render.timestamp(job.created_at, 'R')} · {shown}{credit}"
 
 
 def history_lines(jobs: list[Job]) -> list[str]:

@@ -19,7 +19,7 @@ from cogs import _ideas, _render
 from cogs._delivery import DiscordObserver
 from cogs._limits import CAMERA_MAX, CHOICE, PROMPT_MAX, check_request_text
 from cogs._modals import on_stale_modal
-from cogs._uploads import file_store, store_keyframes
+from cogs._uploads import file_store, store_keyframes, store_video, video_file_store
 from cogs._views import DYNAMIC_ITEMS, may_manage, status_view
 
 log = logging.getLogger(__name__)
@@ -120,19 +120,25 @@ class Video(commands.Cog):
         self, interaction: discord.Interaction, request: VideoRequest, *, parent: Job | None = None,
         kind: str | None = None, images: tuple[discord.Attachment | None, discord.Attachment | None] = (None, None),
         takes: int = 1,
+        video: discord.Attachment | None = None,
     ) -> Job:
-        """Validate, store keyframes at a provider that keeps files, reserve (the stored job is the reservation),
-        post the status message, queue."""
+        """Validate, store keyframes (or an action's source `video`) at a provider that keeps files, reserve (the
+        stored job is the reservation), post the status message, queue. Every job starts here: /video, the
+        result buttons, and each action on a clip (cogs/_clip.py)."""
         runner = self.bot.runner
         assert runner is not None and self.bot.quotas is not None
         check_request_text(request)  # in code too: a modified client ignores the options' max_length
         runner.validate(request)
         store = file_store(runner, request) if any(images) else None
-        if store is None:
+        video_store = video_file_store(runner, request) if video is not None else None
+        if store is None and video_store is None:
             return await self._reserve_and_queue(interaction, request, parent, kind, takes)
-        await interaction.response.defer()  # reading and uploading the images may outlast Discord's 3 seconds
+        await interaction.response.defer()  # reading and uploading the files may outlast Discord's 3 seconds
         try:
-            request = await store_keyframes(store, request, *images, interaction.user.id)
+            if store is not None:
+                request = await store_keyframes(store, request, *images, interaction.user.id)
+            if video_store is not None and video is not None:
+                request = await store_video(video_store, request, video, interaction.user.id)
             return await self._reserve_and_queue(interaction, request, parent, kind, takes)
         except ReelbotError:  # refused after the public "thinking…": take it away, the error is answered ephemerally
             await interaction.delete_original_response()

@@ -56,7 +56,13 @@ CAPABILITIES = Capabilities(
     enhance=False,
     cancel=True,
     concepts=True,
+    # §A.10: every action on a finished generation; extend backward and bridge are keyframes of generations
+    actions=frozenset({"upscale", "audio", "modify", "reframe", "extend", "bridge"}),
+    upscale_resolutions=("1080p", "4k"),
+    video_upload=True,  # modify/reframe read `media.url`: an uploaded video's link is passed at once
 )
+MEDIA_ACTIONS = {"modify": ("/generations/video/modify", "modify_video"),
+                 "reframe": ("/generations/video/reframe", "reframe_video")}  # fmt: skip
 
 # Luma's states (plus the synonyms its gateways use) → ours
 STATES = {
@@ -147,7 +153,9 @@ class LumaProvider:
             keyframes["frame0"] = {"type": "generation", "id": request.extend_of}
         elif request.start_image_url:
             keyframes["frame0"] = {"type": "image", "url": request.start_image_url}
-        if request.end_image_url:
+        if request.end_of:  # extend backward (the new clip ends where the old one starts), or a bridge's end
+            keyframes["frame1"] = {"type": "generation", "id": request.end_of}
+        elif request.end_image_url:
             keyframes["frame1"] = {"type": "image", "url": request.end_image_url}
         if keyframes:
             body["keyframes"] = keyframes
@@ -164,6 +172,43 @@ class LumaProvider:
     async def submit(self, request: VideoRequest) -> ProviderStatus:
         body = await self.build_body(request)
         data = await self._http.request_json("POST", "/generations/video", json_body=body, idempotent=False)
+        return self._status(data)
+
+    # --- ClipActions (§A.10) ---------------------------------------------------------------------------
+
+    def action_call(self, request: VideoRequest) -> tuple[str, dict[str, Any]]:
+        """(path, JSON body) of the action `request` asks for."""
+        action = request.action or ""
+        if action in ("upscale", "audio"):
+            if not request.action_of:
+                raise InvalidRequestError(f"luma {action} without a generation",
+                                          public_message=f"Luma can only {action} one of its own clips.")  # fmt: skip
+            path = f"/generations/{quote(request.action_of, safe='')}/{action}"
+            if action == "upscale":
+                return path, {"generation_type": "upscale_video", "resolution": request.resolution}
+            body: dict[str, Any] = {"generation_type": "add_audio", "prompt": request.prompt.strip()}
+            if request.negative_prompt:
+                body["negative_prompt"] = request.negative_prompt.strip()
+            return path, body
+        if action not in MEDIA_ACTIONS:
+            raise InvalidRequestError(f"luma action {action!r}", public_message=f"Luma can't {action} clips.")
+        if not request.source_video_url:  # a finished generation's own assets.video is reachable by Luma (§A.10)
+            raise InvalidRequestError(f"luma {action} without a video link",
+                                      public_message=f"This clip has no video link Luma could {action}.")  # fmt: skip
+        path, generation_type = MEDIA_ACTIONS[action]
+        model = request.model if request.model in self.capabilities.models else self.capabilities.default_model
+        body = {"generation_type": generation_type, "model": model, "media": {"url": request.source_video_url}}
+        if action == "modify":
+            body["mode"] = request.strength or "flex_1"
+        else:
+            body["aspect_ratio"] = request.aspect_ratio
+        if request.prompt.strip():
+            body["prompt"] = request.prompt.strip()
+        return path, body
+
+    async def start_action(self, request: VideoRequest) -> ProviderStatus:
+        path, body = self.action_call(request)
+        data = await self._http.request_json("POST", path, json_body=body, idempotent=False)
         return self._status(data)
 
     async def poll(self, provider_job_id: str) -> ProviderStatus:
@@ -191,7 +236,8 @@ class LumaProvider:
         oldest one created between `since` and `until` whose request (prompt and options) is `request`'s, and
         whose id is not in `exclude` (generations other jobs already own). Pages through GET /generations
         (newest first) until it passes `since`, at most LIST_PAGES pages."""
-        wanted = _comparable(await self.build_body(request))
+        body = self.action_call(request)[1] if request.action else await self.build_body(request)
+        wanted = _comparable(body)  # an action's generation records its own body (FakeLuma, like Luma's `request`)
         found: tuple[datetime, dict[str, Any]] | None = None
         for page in range(LIST_PAGES):
             data = await self._http.request_json(

@@ -52,11 +52,14 @@ INPUT_CODES = {
     "corrupt_input": "an input image could not be decoded",
 }
 
+RESOLUTIONS = ("360p", "540p", "720p", "1080p")
+REFRAME_RESOLUTIONS = ("360p", "540p", "720p")  # [AGT] video_reframe at 1080p "is still rolling out"
+
 CAPABILITIES = Capabilities(
     models=(MODEL,),
     default_model=MODEL,
     aspect_ratios=("16:9", "1:1", "9:16", "4:3", "3:4", "21:9"),  # no 9:21 on Ray 3.2 (§F.2)
-    resolutions=("360p", "540p", "720p", "1080p"),
+    resolutions=RESOLUTIONS,
     durations=("5s", "10s"),
     loop=True,
     start_image=True,
@@ -71,7 +74,18 @@ CAPABILITIES = Capabilities(
     frame_durations=("5s",),  # 10s is text-to-video only
     loop_durations=("5s",),
     expiring_urls=True,
+    # video_edit = modify, video_reframe = reframe, start_frame/end_frame generation ids = extend both ways and
+    # bridge. No audio call exists. Upscale: the Agents API has no upscaler, so it is a video_edit at `adhere_1`
+    # (the strength that keeps closest to the source) rendered at 1080p, Ray 3.2's top tier: the way to promote a
+    # 360p/540p/720p draft to a final. It is a re-render, billed as a new 1080p clip, and fine detail may differ
+    # from the draft; 4k is not possible. (Offering nothing would leave Ray 3.2's draft tier without a way up.)
+    actions=frozenset({"upscale", "modify", "reframe", "extend", "bridge"}),
+    upscale_resolutions=("1080p",),
+    video_upload=True,  # an uploaded video goes through the Files API: source = {file_id}
+    action_notes={"upscale": "re-rendered at 1080p as a close edit (adhere_1): Ray 3.2 has no upscaler"},
 )
+UPSCALE_STRENGTH = "adhere_1"
+VIDEO_TYPES = {"modify": "video_edit", "upscale": "video_edit", "reframe": "video_reframe"}
 
 STATES = {
     "queued": ProviderState.QUEUED,
@@ -137,7 +151,9 @@ class LumaAgentsProvider:
         if request.extend_of:
             start = {"generation_id": request.extend_of}
         end = _image_ref(request.end_image_file, request.end_image_url)
-        if request.hdr and (start or end) and not request.extend_of:
+        if request.end_of:  # extend backward, or the end of a bridge
+            end = {"generation_id": request.end_of}
+        if request.hdr and (start or end) and not (request.extend_of or request.end_of):
             # start_frame/end_frame are the legacy two-frame surface; keyframes take HDR [AGT VideoOptionsParam]
             last = int(request.duration.rstrip("s")) * FRAMES_PER_SECOND
             pinned = [(ref, index) for ref, index in ((start, 0), (end, last)) if ref]
@@ -159,6 +175,36 @@ class LumaAgentsProvider:
             body["user_id"] = self.user_id(request.requester_id)
         return body
 
+    def action_body(self, request: VideoRequest) -> dict[str, Any]:
+        """The JSON for POST /generations of an action on a finished clip (type video_edit / video_reframe)."""
+        action = request.action or ""
+        if action not in VIDEO_TYPES:
+            raise ProviderRejectedError(f"luma-agents action {action!r}", provider=self.name,
+                                        public_message=f"Luma Ray 3.2 can't {action} clips.")  # fmt: skip
+        if request.action_of:
+            source: dict[str, str] = {"generation_id": request.action_of}
+        elif request.source_video_file:
+            source = {"file_id": request.source_video_file}
+        else:
+            raise ProviderRejectedError(f"luma-agents {action} without a source", provider=self.name,
+                                        public_message=f"There is no video to {action}.")  # fmt: skip
+        video: dict[str, Any] = {}
+        if action == "reframe":
+            video["resolution"] = request.resolution if request.resolution in REFRAME_RESOLUTIONS else "720p"
+        elif action == "upscale":
+            video = {"resolution": request.resolution, "edit": {"strength": UPSCALE_STRENGTH}}
+        else:
+            video = {"edit": {"strength": request.strength or "flex_1"}}
+            if request.resolution in RESOLUTIONS:
+                video["resolution"] = request.resolution
+        body: dict[str, Any] = {"model": MODEL, "type": VIDEO_TYPES[action], "prompt": request.prompt.strip(),
+                                "source": source, "video": video}  # fmt: skip
+        if action == "reframe":
+            body["aspect_ratio"] = request.aspect_ratio
+        if request.requester_id is not None:
+            body["user_id"] = self.user_id(request.requester_id)
+        return body
+
     # --- VideoProvider ---------------------------------------------------------------------------------
 
     async def submit(self, request: VideoRequest) -> ProviderStatus:
@@ -166,7 +212,15 @@ class LumaAgentsProvider:
         for file_id, which in ((start_file, "start image"), (request.end_image_file, "end image")):
             if file_id:
                 await self._wait_until_ready(file_id, which)
-        body = self.build_body(request)
+        return await self._create(self.build_body(request), request)
+
+    async def start_action(self, request: VideoRequest) -> ProviderStatus:
+        """ClipActions: modify/upscale (video_edit), reframe (video_reframe) on a generation or an uploaded video."""
+        if request.source_video_file and not request.action_of:
+            await self._wait_until_ready(request.source_video_file, "source video")
+        return await self._create(self.action_body(request), request)
+
+    async def _create(self, body: dict[str, Any], request: VideoRequest) -> ProviderStatus:
         try:
             data = await self.transport.request_json("POST", "/generations", json_body=body, idempotent=False)
         except (ProviderRejectedError, ProviderAuthError) as error:
@@ -203,6 +257,15 @@ class LumaAgentsProvider:
     async def upload_image(self, data: bytes, *, mime_type: str, filename: str, requester_id: int | None) -> str:
         """POST /files as multipart (the inline flow for small files); returns the file id. Luma ingests it
         asynchronously (`pending` → `ready`); submit() waits for `ready`."""
+        return await self._upload(data, mime_type=mime_type, filename=filename, requester_id=requester_id,
+                                  what="image")  # fmt: skip
+
+    async def upload_video(self, data: bytes, *, mime_type: str, filename: str, requester_id: int | None) -> str:
+        """StoresVideos: a source video for modify/reframe, through the same Files API flow."""
+        return await self._upload(data, mime_type=mime_type, filename=filename, requester_id=requester_id,
+                                  what="video")  # fmt: skip
+
+    async def _upload(self, data: bytes, *, mime_type: str, filename: str, requester_id: int | None, what: str) -> str:
         fields = {"mime_type": mime_type, "size_bytes": str(len(data)), "purpose": "input", "filename": filename}
         if requester_id is not None:
             fields["user_id"] = self.user_id(requester_id)
@@ -221,7 +284,7 @@ class LumaAgentsProvider:
         if not isinstance(file, dict) or not isinstance(file.get("id"), str) or not file["id"]:
             raise ProviderProtocolError("luma-agents: POST /files answered no file id", provider=self.name)
         if file.get("state") == "failed":
-            raise _file_refused("image", file.get("failure_reason"))
+            raise _file_refused(what, file.get("failure_reason"))
         return str(file["id"])
 
     async def _wait_until_ready(self, file_id: str, which: str) -> None:

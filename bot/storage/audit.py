@@ -47,7 +47,8 @@ class AuditQueries(StorageBase):
 
     async def guild_stats(self, guild_id: int, since: datetime) -> dict[str, Any]:
         """Totals for the server since `since`, plus completed clips grouped by what they cost to make."""
-        model, duration, resolution = (self.dialect.json_text("request", key) for key in ("model", "duration", "resolution"))
+        model, duration, resolution, action = (self.dialect.json_text("request", key)
+                                               for key in ("model", "duration", "resolution", "action"))  # fmt: skip
         async with self._transaction(snapshot=True) as session:
             totals = await session.one(
                 """SELECT COUNT(*), COUNT(DISTINCT user_id), COALESCE(SUM((state = 'completed')::int), 0),
@@ -62,9 +63,10 @@ class AuditQueries(StorageBase):
             )
             groups = await session.all(
                 f"""SELECT provider, {model}, {duration}, {resolution}, COUNT(*),
-                          COALESCE(SUM((state = 'completed')::int), 0), COALESCE(SUM((state = 'failed')::int), 0)
+                          COALESCE(SUM((state = 'completed')::int), 0), COALESCE(SUM((state = 'failed')::int), 0),
+                          {action}
                    FROM jobs WHERE guild_id = ? AND created_at >= ? AND provider IS NOT NULL
-                   GROUP BY 1, 2, 3, 4 ORDER BY 1, 2""",
+                   GROUP BY 1, 2, 3, 4, 8 ORDER BY 1, 2""",
                 (guild_id, ts(since)),
             )
         assert totals is not None and refused is not None
@@ -74,7 +76,7 @@ class AuditQueries(StorageBase):
             "refused_users": int(refused[1]),
             "groups": [
                 {"provider": g[0], "model": g[1], "duration": g[2] or "5s", "resolution": g[3] or "720p",
-                 "jobs": int(g[4]), "completed": int(g[5]), "failed": int(g[6])}
+                 "jobs": int(g[4]), "completed": int(g[5]), "failed": int(g[6]), "action": g[7]}
                 for g in groups
             ],
         }  # fmt: skip

@@ -158,6 +158,7 @@ REFUSED = [
 ]
 
 
+@pytest.mark.sends_refused_bodies
 @pytest.mark.parametrize(("request_", "named"), REFUSED)
 async def test_each_combination_rule_is_refused_before_sending_and_by_luma(provider, fake, request_, named):
     """The capability table refuses it, naming what is possible, before any request; sent anyway, the fake

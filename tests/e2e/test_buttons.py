@@ -18,12 +18,17 @@ PROMPT = "a paper lantern drifting over a dark lake"
 RESULT_LABELS = ["Re-roll", "Edit prompt", "Extend", "Delete"]
 
 
+def buttons(message: discord.Message) -> list:
+    """The buttons (row 1; the "More…" select below them is tests/e2e/test_clip.py's)."""
+    return [c for row in message.components for c in row.children if c.type is discord.ComponentType.button]
+
+
 def labels(message: discord.Message) -> list[str]:
-    return [child.label for row in message.components for child in row.children]
+    return [child.label for child in buttons(message)]
 
 
 def custom_ids(message: discord.Message) -> list[str]:
-    return [child.custom_id for row in message.components for child in row.children]
+    return [child.custom_id for child in buttons(message)]
 
 
 async def first_result(env, user, channel, **options) -> discord.Message:

@@ -31,7 +31,9 @@ from tests.fakes._server import serve_local
 from tests.fakes.luma import RecordedRequest, mp4_header
 
 MODEL = "ray-3.2"
-TYPES = ("video",)  # video_edit / video_reframe are not emulated (yet): they answer 400
+TYPES = ("video", "video_edit", "video_reframe")
+EDIT_STRENGTHS = tuple(f"{kind}_{n}" for kind in ("adhere", "flex", "reimagine") for n in (1, 2, 3))
+FILE_TYPES = ("image/png", "image/jpeg", "image/webp", "video/mp4", "video/quicktime")
 ASPECT_RATIOS = ("9:16", "3:4", "1:1", "4:3", "16:9", "21:9")  # Ray 3.2's set (§F.2); the SDK type allows more
 RESOLUTIONS = ("360p", "540p", "720p", "1080p")
 DURATIONS = ("5s", "10s")
@@ -59,8 +61,8 @@ class FakeGeneration:
     cost: int = 0
 
     def to_json(self, outputs: list[dict[str, str]] | None) -> dict[str, Any]:
-        data: dict[str, Any] = {"id": self.id, "created_at": self.created_at, "model": MODEL, "type": "video",
-                                "state": self.state}  # fmt: skip
+        data: dict[str, Any] = {"id": self.id, "created_at": self.created_at, "model": MODEL,
+                                "type": self.body.get("type", "video"), "state": self.state}  # fmt: skip
         if self.state == "failed":
             data["failure_code"] = self.failure_code
             data["failure_reason"] = self.failure_reason
@@ -325,7 +327,9 @@ class FakeLumaAgents:
         if body.get("model") != MODEL:
             raise _Rejected(400, f"model must be {MODEL} for video (got {body.get('model')!r})")
         if body.get("type") not in TYPES:
-            raise _Rejected(400, f"type {body.get('type')!r} is not supported by this fake (video only)")
+            raise _Rejected(400, f"type {body.get('type')!r} is not supported by this fake (video types only)")
+        if body["type"] != "video":
+            return self._validate_edit(body)
         if body.get("aspect_ratio", "16:9") not in ASPECT_RATIOS:
             raise _Rejected(422, f"aspect_ratio {body.get('aspect_ratio')!r} is not supported for {MODEL}; "
                                  f"use one of {', '.join(ASPECT_RATIOS)}")  # fmt: skip
@@ -374,6 +378,41 @@ class FakeLumaAgents:
                 raise _Rejected(403, HDR_DETAIL)
         blocks = 2 if duration == "10s" else 1
         return PRICES[resolution] * blocks * (2 if hdr else 1)
+
+    def _validate_edit(self, body: dict[str, Any]) -> int:
+        """video_edit / video_reframe: one source video (a completed generation, a ready video file, or a URL with
+        a video media_type); output follows the source's duration. Priced like a 5 s clip of its resolution."""
+        source = body.get("source")
+        self._check_ref(source)
+        if source.get("file_id") and not self.files[source["file_id"]].mime_type.startswith("video/"):
+            raise _Rejected(422, "source file is not a video")
+        if (source.get("url") or source.get("data")) and not str(source.get("media_type", "")).startswith("video/"):
+            raise _Rejected(422, "source.media_type must be a video/* MIME type for video_edit / video_reframe")
+        video = body.get("video") or {}
+        if not isinstance(video, dict) or set(video) - VIDEO_FIELDS:
+            raise _Rejected(400, f"Unknown video field(s): {', '.join(sorted(set(video) - VIDEO_FIELDS))}")
+        for name in ("loop", "start_frame", "end_frame", "keyframes", "keyframe_indexes"):
+            if video.get(name) is not None:
+                raise _Rejected(422, f"video.{name} is only valid for type=video")
+        resolution = video.get("resolution", "720p")
+        if resolution not in RESOLUTIONS:
+            raise _Rejected(400, f"video.resolution must be one of {', '.join(RESOLUTIONS)}")
+        edit = video.get("edit")
+        if body["type"] == "video_edit":
+            if video.get("source_position") is not None:
+                raise _Rejected(422, "video.source_position is only valid for type=video_reframe")
+            if edit is not None and (not isinstance(edit, dict) or edit.get("strength", "flex_1") not in EDIT_STRENGTHS):
+                raise _Rejected(400, f"video.edit.strength must be one of {', '.join(EDIT_STRENGTHS)}")
+        else:
+            if edit is not None:
+                raise _Rejected(422, "video.edit is only valid for type=video_edit")
+            if video.get("hdr"):
+                raise _Rejected(422, "hdr is not supported for video_reframe")
+            if resolution == "1080p":
+                raise _Rejected(422, "video_reframe at 1080p is coming soon")
+            if body.get("aspect_ratio", "16:9") not in ASPECT_RATIOS:
+                raise _Rejected(422, f"aspect_ratio {body.get('aspect_ratio')!r} is not supported for {MODEL}")
+        return PRICES[resolution]
 
     def _check_ref(self, ref: Any) -> None:
         if not isinstance(ref, dict) or sum(1 for k in REF_KEYS if ref.get(k)) != 1:
@@ -454,7 +493,7 @@ class FakeLumaAgents:
         return web.json_response({"id": file.id, "state": file.state, "file": file.to_json(), "upload": upload}, status=201)
 
     def _new_file(self, mime_type: str, size: int, fields: dict[str, Any], now: str) -> FakeFile:
-        if mime_type not in ("image/png", "image/jpeg", "image/webp"):
+        if mime_type not in FILE_TYPES:
             raise _Rejected(422, f"unsupported mime_type {mime_type!r}")
         if size > 50 * 1024 * 1024:
             raise _Rejected(413, "Input media exceeds size limit")

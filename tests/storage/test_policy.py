@@ -183,7 +183,7 @@ async def test_guild_stats_counts_jobs_users_states_and_groups(store):
         "jobs": 2, "users": 2, "completed": 1, "failed": 1, "cancelled": 0, "refused": 1,
     }  # fmt: skip
     assert stats["groups"] == [{"provider": "luma", "model": None, "duration": "5s", "resolution": "720p",
-                                "jobs": 2, "completed": 1, "failed": 1}]  # fmt: skip
+                                "jobs": 2, "completed": 1, "failed": 1, "action": None}]  # fmt: skip
 
 
 async def test_forget_user_deletes_finished_jobs_and_refusals_of_that_user_only(store):

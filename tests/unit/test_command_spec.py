@@ -100,7 +100,7 @@ def test_check_reports_the_commands_ok(capsys):
                                             "DISCORD_API_BASE": f"{base}/api/v10"})  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "[ ok ] slash commands: 6 commands match Discord's API spec and limits" in out
+    assert "[ ok ] slash commands: 7 commands match Discord's API spec and limits" in out
 
 
 def test_check_fails_on_a_command_discord_would_refuse(monkeypatch, capsys):
