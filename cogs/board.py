@@ -15,8 +15,10 @@ from discord.ext import commands
 from bot.client import ReelBot
 from bot.domain import Job, JobState, VideoRequest
 from bot.errors import InvalidRequestError
+from bot.jobs import JobRunner
 from cogs._admin_ideas import DEFAULT_FINAL
 from cogs._board import BoardKeeper, VoteButton
+from cogs._clip import action_request
 from cogs._options import JobId
 from cogs._perms import may_see_job
 from cogs._views import may_manage
@@ -98,15 +100,21 @@ class Board(commands.Cog):
             await interaction.response.send_message("Pick this clip first; Final renders the picked one.", ephemeral=True)
             return
         settings = await self.bot.storage.idea_settings(job.guild_id)  # type: ignore[union-attr]
-        request = final_request(job.request, settings["final_resolution"] or DEFAULT_FINAL)
+        request = final_request(self.bot.runner, job, settings["final_resolution"] or DEFAULT_FINAL)  # type: ignore[arg-type]
         video = self.bot.get_cog("Video")
         await video.start_job(interaction, request, parent=job, kind="final")  # type: ignore[union-attr]
 
 
-def final_request(draft: VideoRequest, resolution: str) -> VideoRequest:
-    """The draft's prompt and options at the final resolution. No provider here can upscale or re-render a
-    finished clip itself yet (its capability table lists no such action), so Final is a new render of the
-    same request at the higher resolution, on the model of the draft."""
+def final_request(runner: JobRunner, job: Job, resolution: str) -> VideoRequest:
+    """The picked clip at the final resolution, as faithfully as its provider allows: the provider's own
+    upscale of that generation (Luma v1's upscale; on Ray 3.2 a video_edit at adhere_1, its closest
+    adherence). Where the provider has no upscale to that resolution, a new render of the same request."""
+    try:
+        request, _ = action_request(runner, job, "upscale", resolution=resolution)
+        return request
+    except InvalidRequestError:
+        pass  # this provider can't upscale to `resolution`: render the draft's request again at it
+    draft = job.request
     if draft.resolution == resolution:
         raise InvalidRequestError(
             "final at the draft's resolution",

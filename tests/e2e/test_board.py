@@ -120,8 +120,8 @@ async def test_votes_toggle_per_member_and_survive_a_restart(simcord_env, simcor
 
 @pytest.mark.bot_env(QUOTA_DAILY="10")
 async def test_pick_is_the_requesters_and_final_renders_the_pick(simcord_env, world, fake_luma):
-    """Bob can't pick Alice's idea; Alice picks take 2, which then offers Final; Final starts a job credited
-    'final of #2' at 1080p that joins the board."""
+    """Bob can't pick Alice's idea; Alice picks take 2, which then offers Final; Final upscales that very
+    generation to 1080p at Luma (not a new render) as a job credited 'final of #2' that joins the board."""
     _, channel, alice, bob = world
     board = await two_takes_with_a_board(simcord_env, channel, alice)
     refused = await bob.click(board, custom_id="reel:pick:2")
@@ -134,8 +134,9 @@ async def test_pick_is_the_requesters_and_final_renders_the_pick(simcord_env, wo
     await advance_until(simcord_env, lambda: len(results(channel)) == 3)
     final = results(channel)[-1]
     assert any(f.value == "final of #2" for f in final.embeds[0].fields)
-    last = list(fake_luma.generations.values())[-1]
-    assert last.request["resolution"] == "1080p"
+    picked = (await simcord_env.bot.storage.get_job(2)).provider_job_id
+    [call] = fake_luma.requests_to("POST", f"/generations/{picked}/upscale")
+    assert call.json == {"generation_type": "upscale_video", "resolution": "1080p"}
     await simcord_env.advance_time(6)
     [board] = boards(channel)
     assert "**3.** final of #2" in texts(board) and "resolution 720p→1080p" in texts(board)
