@@ -93,3 +93,24 @@ async def test_every_command_and_option_has_a_description(tmp_path):
 def test_discord_py_is_the_pinned_version():
     """simcord patches discord.py internals, so the pair is pinned together."""
     assert discord.__version__.startswith("2.7.")
+
+
+MODULE_LINES = 420  # "a module over ~400 lines is split" (architecture.md)
+COG_LINES = 270  # a cog (an extension module) stays under ~250
+# Known debt, pinned at today's size so it can only shrink: the runner gained the robustness paths of issue 11
+# (mid-submit matching, delivery lookups, write retries) and is due to be split along them.
+OVER_BUDGET = {"bot/jobs.py": 560}
+
+
+def python_modules() -> list[Path]:
+    return sorted(p for folder in ("bot", "cogs") for p in (ROOT / folder).rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", python_modules(), ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_modules_stay_small(path):
+    """Modules stay under ~400 lines and cogs under ~250, so each does one thing."""
+    name = path.relative_to(ROOT).as_posix()
+    is_cog = name.startswith("cogs/") and not path.name.startswith("_")
+    budget = OVER_BUDGET.get(name, COG_LINES if is_cog else MODULE_LINES)
+    lines = len(path.read_text().splitlines())
+    assert lines <= budget, f"{name} has {lines} lines (budget {budget}): split it"
