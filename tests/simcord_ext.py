@@ -146,18 +146,21 @@ def install_discord_behaviour() -> None:
 
 
 ADVANCE_STEP_S = 10.0
+MAX_STEPS = 24  # days-long advances (quota resets, links expiring) would otherwise take thousands of steps
 
 
-def chunked(original, step: float = ADVANCE_STEP_S):
-    """`original` (Env.advance_time) called in steps of at most `step` virtual seconds."""
+def chunked(original, step: float = ADVANCE_STEP_S, max_steps: int = MAX_STEPS):
+    """`original` (Env.advance_time) called in steps of `step` virtual seconds, or in `max_steps` equal
+    steps when that would take more."""
 
     async def advance_time(self, seconds):
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= step:
             return await original(self, seconds)  # simcord validates (and refuses) odd values itself
+        size = max(step, seconds / max_steps)
         remaining = float(seconds)
-        while remaining > step:
-            await original(self, step)
-            remaining -= step
+        while remaining > size:
+            await original(self, size)
+            remaining -= size
         await original(self, remaining)
 
     advance_time._reelbot_chunked = True  # type: ignore[attr-defined]

@@ -16,6 +16,17 @@ async def test_a_long_advance_is_made_in_steps_that_add_up():
     assert calls == [10, 10, 10, 10, 10, 10, 5.0]
 
 
+async def test_a_days_long_advance_takes_a_bounded_number_of_steps():
+    """Eight days are 24 equal steps, not 69,120 steps of 10 s."""
+    calls: list[float] = []
+
+    async def original(env, seconds):
+        calls.append(seconds)
+
+    await simcord_ext.chunked(original, step=10)(object(), 8 * 24 * 3600)
+    assert len(calls) == 24 and sum(calls) == 8 * 24 * 3600
+
+
 async def test_short_and_odd_advances_go_to_simcord_unchanged():
     """A short advance is one call; a value simcord must refuse (negative, not a number) reaches it as given."""
     calls: list[object] = []
