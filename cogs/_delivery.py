@@ -53,7 +53,7 @@ class DiscordObserver:
     # --- bookkeeping from the command side ------------------------------------------------------
 
     def track(self, job_id: int, interaction: discord.Interaction) -> None:
-        """Remember the interaction that owns the status message (useful until its token expires)."""
+        """Remember the interaction whose follow-up is the status message (useful until its token expires)."""
         self._interactions[job_id] = interaction
         self._last_edit[job_id] = self.bot.clock.monotonic()
 
@@ -268,8 +268,8 @@ class DiscordObserver:
         if interaction is not None and job.status_message_id and job.take is None:
             # While the token lives, the status message itself turns into the result (not one takes share).
             text = "\n".join(part for part in (f"Your {ready}", link) if part) if minimal else link
-            message: discord.Message = await interaction.edit_original_response(
-                content=fit_content(text), embed=embed, attachments=files, view=view
+            message: discord.Message = await interaction.followup.edit_message(
+                job.status_message_id, content=fit_content(text), embed=embed, attachments=files, view=view
             )
             await self._record_post(job, message.id)
             self.board.clip_posted(job, message)
@@ -351,8 +351,9 @@ class DiscordObserver:
         return channel  # type: ignore[return-value]  # a job's channel is a text channel or thread
 
     async def edit_status(self, job: Job, *, embed: discord.Embed, view: discord.ui.View | None) -> bool:
-        """Edit the status message: through the interaction while its token lives, else as the bot's own
-        channel message. A failed edit is logged and skipped (False); the job goes on."""
+        """Edit the status message (the interaction's public follow-up, cogs/_ack.py): through the interaction's
+        token while it lives, else as the bot's own channel message. A failed edit is logged and skipped
+        (False); the job goes on."""
         if not job.status_message_id:
             return False
         interaction = self._live(job.id)
@@ -360,7 +361,7 @@ class DiscordObserver:
             interaction = self._live(-job.idea_id)
         try:
             if interaction is not None:
-                await interaction.edit_original_response(embed=embed, view=view)
+                await interaction.followup.edit_message(job.status_message_id, embed=embed, view=view)
             else:
                 message = self._channel(job).get_partial_message(job.status_message_id)  # type: ignore[attr-defined]
                 await message.edit(embed=embed, view=view)

@@ -10,6 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import ReelbotError
+from cogs._ack import answer_privately
 from cogs._limits import fit_content
 
 log = logging.getLogger(__name__)
@@ -18,15 +19,12 @@ GENERIC = "Something went wrong on our side. Nothing was charged; please try aga
 
 
 async def reply(interaction: discord.Interaction, text: str) -> None:
-    """Answer ephemerally by whichever route is still open (response, follow-up), or give up quietly."""
+    """Answer ephemerally by whichever route is still open (placeholder, response, follow-up), or give up quietly."""
     if interaction.is_expired():
         return
     text = fit_content(text) or GENERIC  # a public message can quote a provider or an option at length
     try:
-        if interaction.response.is_done():
-            await interaction.followup.send(text, ephemeral=True)
-        else:
-            await interaction.response.send_message(text, ephemeral=True)
+        await answer_privately(interaction, text)
     except discord.HTTPException as error:
         log.info("could not report an error to the user: HTTP %s", error.status)
 

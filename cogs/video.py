@@ -11,11 +11,11 @@ from discord.ext import commands
 
 from bot.client import ReelBot
 from bot.domain import Job, JobState, VideoRequest
-from bot.errors import InvalidRequestError, ReelbotError
+from bot.errors import InvalidRequestError
 from bot.jobs import JobProgress
 from bot.storage import MAX_TAKES
 from bot.text import clean_text
-from cogs import _ideas, _render
+from cogs import _ack, _ideas, _render
 from cogs._delivery import DiscordObserver
 from cogs._limits import CAMERA_MAX, CHOICE, PROMPT_MAX, check_request_text
 from cogs._modals import on_stale_modal
@@ -122,8 +122,9 @@ class Video(commands.Cog):
         takes: int = 1,
         video: discord.Attachment | None = None,
     ) -> Job:
-        """Validate, store keyframes (or an action's source `video`) at a provider that keeps files, reserve (the
-        stored job is the reservation), post the status message, queue. Every job starts here: /video, the
+        """Validate (in memory), acknowledge privately (cogs/_ack.py), store keyframes (or an action's source
+        `video`) at a provider that keeps files, reserve (the stored job is the reservation), post the public
+        status message, queue. Every job starts here: /video, the
         result buttons, and each action on a clip (cogs/_clip.py)."""
         runner = self.bot.runner
         assert runner is not None and self.bot.quotas is not None
@@ -131,18 +132,12 @@ class Video(commands.Cog):
         runner.validate(request)
         store = file_store(runner, request) if any(images) else None
         video_store = video_file_store(runner, request) if video is not None else None
-        if store is None and video_store is None:
-            return await self._reserve_and_queue(interaction, request, parent, kind, takes)
-        await interaction.response.defer()  # reading and uploading the files may outlast Discord's 3 seconds
-        try:
-            if store is not None:
-                request = await store_keyframes(store, request, *images, interaction.user.id)
-            if video_store is not None and video is not None:
-                request = await store_video(video_store, request, video, interaction.user.id)
-            return await self._reserve_and_queue(interaction, request, parent, kind, takes)
-        except ReelbotError:  # refused after the public "thinking…": take it away, the error is answered ephemerally
-            await interaction.delete_original_response()
-            raise
+        await _ack.acknowledge(interaction)  # before any database trip, upload or provider call
+        if store is not None:
+            request = await store_keyframes(store, request, *images, interaction.user.id)
+        if video_store is not None and video is not None:
+            request = await store_video(video_store, request, video, interaction.user.id)
+        return await self._reserve_and_queue(interaction, request, parent, kind, takes)
 
     async def _reserve_and_queue(
         self, interaction: discord.Interaction, request: VideoRequest, parent: Job | None, kind: str | None,
@@ -182,8 +177,8 @@ class Video(commands.Cog):
         return stored[0]
 
     async def _post_status(self, interaction: discord.Interaction, jobs: list[Job], thread: discord.Thread | None) -> int:
-        """The one status message of these jobs: the interaction's answer, or (with a thread) a message there
-        and a short answer pointing to it. Several takes share it."""
+        """The one public status message of these jobs: the interaction's follow-up, or (with a thread) a message
+        there and a follow-up pointing to it. Several takes share it."""
         runner = self.bot.runner
         assert runner is not None
         first = jobs[0]
@@ -197,16 +192,10 @@ class Video(commands.Cog):
         view = status_view(first.idea_id if len(jobs) > 1 and first.idea_id else first.id)
         if thread is not None:
             message = await thread.send(embed=embed, view=view)
-            note = f"💡 {_ideas.takes_words(len(jobs))} of your idea: {thread.mention}"
-            if interaction.response.is_done():
-                await interaction.edit_original_response(content=note, embed=None, view=None)
-            else:
-                await interaction.response.send_message(note)
+            pointer = f"💡 {_ideas.takes_words(len(jobs))} of your idea: {thread.mention}"
+            await _ack.post_publicly(interaction, content=pointer)
             return message.id
-        if interaction.response.is_done():  # deferred while the keyframes were stored
-            return (await interaction.edit_original_response(embed=embed, view=view)).id
-        response = await interaction.response.send_message(embed=embed, view=view)
-        return response.message_id or (await interaction.original_response()).id
+        return (await _ack.post_publicly(interaction, embed=embed, view=view)).id
 
     @video.autocomplete("model")
     async def model_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:

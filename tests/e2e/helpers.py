@@ -32,3 +32,10 @@ async def advance_until(env, predicate, *, step: float = 5, limit: float = 1800)
         await env.advance_time(step)
         spent += step
     return spent
+
+
+def reply_of(result):
+    """What the requester sees as the command's answer: the public follow-up a started job's status is posted
+    as (cogs/_ack.py), else the interaction's own (private) response — a refusal, or a command's reply."""
+    public = [message for message in result.followups if not message.ephemeral]
+    return public[0] if public else result.response

@@ -10,7 +10,7 @@ import discord
 import pytest
 import simcord
 
-from tests.e2e.helpers import advance_until, results, title
+from tests.e2e.helpers import advance_until, reply_of, results, title
 
 pytestmark = pytest.mark.simcord(settle_timeout=1)
 
@@ -41,15 +41,15 @@ def job_count(tmp_path) -> int:
 
 async def quota_text(actor, channel, /, **options) -> str:
     result = await actor.slash(channel, "quota", **options)
-    assert result.ephemeral
-    return result.response.embeds[0].description if result.response.embeds else result.response.content
+    assert reply_of(result).ephemeral
+    return reply_of(result).embeds[0].description if reply_of(result).embeds else reply_of(result).content
 
 
 async def run(actor, where, command: str, /, **options) -> str:
     """Run an admin command; it must answer ephemerally. Returns its text (content, else embed description)."""
     result = await actor.slash(where, command, **options)
-    assert result.ephemeral, f"/{command} answered publicly"
-    response = result.followups[-1] if result.followups else result.response
+    assert reply_of(result).ephemeral, f"/{command} answered publicly"
+    response = result.followups[-1] if result.followups else reply_of(result)
     return response.content or (response.embeds[0].description or "" if response.embeds else "")
 
 
@@ -86,11 +86,11 @@ async def test_member_let_in_by_an_override_is_still_refused_in_code(simcord_env
     guild.set_command_permissions(int(command_id), {bob: True})
     handles = {"alice": alice, "general": channel}
     result = await bob.slash(channel, command, **{k: handles.get(v, v) for k, v in options.items()})
-    assert result.ephemeral and "Only server admins" in result.response.content
+    assert reply_of(result).ephemeral and "Only server admins" in reply_of(result).content
     with db(tmp_path) as conn:
         for table in ("guild_settings", "user_limits", "channel_rules", "blocklist"):
             assert conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0, table
-    assert not (await alice.slash(channel, "video", prompt=PROMPT)).ephemeral, "alice was not blocked"
+    assert not reply_of(await alice.slash(channel, "video", prompt=PROMPT)).ephemeral, "alice was not blocked"
 
 
 async def test_quota_of_another_member_is_for_admins_only(simcord_env, world, admin):
@@ -98,7 +98,7 @@ async def test_quota_of_another_member_is_for_admins_only(simcord_env, world, ad
     _, channel, alice, bob = world
     await alice.slash(channel, "video", prompt=PROMPT)
     refused = await bob.slash(channel, "quota", user=alice)
-    assert refused.ephemeral and "Only server admins" in refused.response.content
+    assert reply_of(refused).ephemeral and "Only server admins" in reply_of(refused).content
     text = await quota_text(admin, channel, user=alice)
     assert "1 of 5 videos used" in text
 
@@ -122,10 +122,10 @@ async def test_role_tiers_most_generous_role_wins_and_user_override_beats_roles(
     assert "of 1 videos used" in await quota_text(alice, channel)
 
     for _ in range(2):
-        assert not (await pat.slash(channel, "video", prompt=PROMPT)).ephemeral
-    assert not (await alice.slash(channel, "video", prompt=PROMPT)).ephemeral
+        assert not reply_of(await pat.slash(channel, "video", prompt=PROMPT)).ephemeral
+    assert not reply_of(await alice.slash(channel, "video", prompt=PROMPT)).ephemeral
     again = await alice.slash(channel, "video", prompt=PROMPT)
-    assert again.ephemeral and "used 1 of 1 videos today" in again.response.content
+    assert reply_of(again).ephemeral and "used 1 of 1 videos today" in reply_of(again).content
 
     await run(admin, channel, "videoadmin limits user", user=vic, daily=2)
     text = await quota_text(vic, channel)
@@ -144,12 +144,13 @@ async def test_blocked_member_is_refused_and_audited_until_unblocked(simcord_env
     _, channel, _, bob = world
     await run(admin, channel, "videoadmin limits block", user=bob)
     refused = await bob.slash(channel, "video", prompt=PROMPT)
-    assert refused.ephemeral and "blocked" in refused.response.content and "Nothing was charged" in refused.response.content
+    answer = reply_of(refused)
+    assert answer.ephemeral and "blocked" in answer.content and "Nothing was charged" in answer.content
     assert fake_luma.requests_to("POST", "/generations") == [] and job_count(tmp_path) == 0
     assert refusals(tmp_path) == [(bob.id, "blocked")]
     assert "Blocked" in await quota_text(admin, channel, user=bob)
     await run(admin, channel, "videoadmin limits unblock", user=bob)
-    assert not (await bob.slash(channel, "video", prompt=PROMPT)).ephemeral
+    assert not reply_of(await bob.slash(channel, "video", prompt=PROMPT)).ephemeral
 
 
 @pytest.mark.bot_env(QUOTA_DAILY="5", QUOTA_CONCURRENT="5")
@@ -162,12 +163,12 @@ async def test_server_budget_caps_the_whole_server_and_resets_at_midnight(simcor
     await alice.slash(channel, "video", prompt=PROMPT)
     await bob.slash(channel, "video", prompt=PROMPT)
     refused = await carol.slash(channel, "video", prompt=PROMPT)
-    assert refused.ephemeral and "server has used 2 of its 2" in refused.response.content
+    assert reply_of(refused).ephemeral and "server has used 2 of its 2" in reply_of(refused).content
     assert refusals(tmp_path) == [(carol.id, "budget")]
     assert "Server today:** 2 of 2 units" in await quota_text(carol, channel)
     await advance_until(simcord_env, lambda: len(results(channel)) == 2)
     await simcord_env.advance_time(24 * 3600)
-    assert not (await carol.slash(channel, "video", prompt=PROMPT)).ephemeral
+    assert not reply_of(await carol.slash(channel, "video", prompt=PROMPT)).ephemeral
     await run(admin, channel, "videoadmin limits budget", units=0)
     assert "Server today" not in await quota_text(carol, channel)
 
@@ -177,15 +178,15 @@ async def test_cooldown_between_a_members_videos(simcord_env, world, admin, fake
     """With a 60 s cooldown a second /video right away is refused with when to retry; after 60 s it works."""
     _, channel, alice, bob = world
     await run(admin, channel, "videoadmin limits cooldown", seconds=60)
-    assert not (await alice.slash(channel, "video", prompt=PROMPT)).ephemeral
+    assert not reply_of(await alice.slash(channel, "video", prompt=PROMPT)).ephemeral
     early = await alice.slash(channel, "video", prompt=PROMPT)
-    assert early.ephemeral and "60s cooldown" in early.response.content and "<t:" in early.response.content
-    assert not (await bob.slash(channel, "video", prompt=PROMPT)).ephemeral, "the cooldown is per member"
+    assert reply_of(early).ephemeral and "60s cooldown" in reply_of(early).content and "<t:" in reply_of(early).content
+    assert not reply_of(await bob.slash(channel, "video", prompt=PROMPT)).ephemeral, "the cooldown is per member"
     await simcord_env.advance_time(61)
-    assert not (await alice.slash(channel, "video", prompt=PROMPT)).ephemeral
+    assert not reply_of(await alice.slash(channel, "video", prompt=PROMPT)).ephemeral
     assert [reason for _, reason in refusals(tmp_path)] == ["cooldown"]
     await run(admin, channel, "videoadmin limits cooldown", seconds=0)
-    assert not (await alice.slash(channel, "video", prompt=PROMPT)).ephemeral
+    assert not reply_of(await alice.slash(channel, "video", prompt=PROMPT)).ephemeral
 
 
 @pytest.mark.bot_env(QUOTA_DAILY="5", QUOTA_CONCURRENT="5")
@@ -197,9 +198,9 @@ async def test_cost_weights_make_a_clip_count_for_more(simcord_env, world, admin
     text = await run(admin, channel, "videoadmin limits weight", option="4k", units=3)
     assert "4k ×3" in text and "9s ×2" in text
     big = await alice.slash(channel, "video", prompt=PROMPT, duration="9s", resolution="4k")
-    assert big.ephemeral and "this one costs 6" in big.response.content
+    assert reply_of(big).ephemeral and "this one costs 6" in reply_of(big).content
     assert fake_luma.requests_to("POST", "/generations") == []
-    assert not (await alice.slash(channel, "video", prompt=PROMPT, duration="9s")).ephemeral
+    assert not reply_of(await alice.slash(channel, "video", prompt=PROMPT, duration="9s")).ephemeral
     text = await quota_text(alice, channel)
     assert "2 of 5 units used" in text and "1 video(s) made" in text and "9s ×2" in text and "4k ×3" in text
     with db(tmp_path) as conn:
@@ -218,15 +219,15 @@ async def test_channel_allow_list_points_to_the_allowed_channels_and_charges_not
     studio = guild.create_text_channel("studio")
     await run(admin, general, "videoadmin channels allow", channel=studio)
     refused = await alice.slash(general, "video", prompt=PROMPT)
-    assert refused.ephemeral and studio.mention in refused.response.content
+    assert reply_of(refused).ephemeral and studio.mention in reply_of(refused).content
     assert "0 of 5 videos used" in await quota_text(alice, general)
     assert fake_luma.requests_to("POST", "/generations") == [] and job_count(tmp_path) == 0
     assert refusals(tmp_path) == [(alice.id, "channel")]
-    assert not (await alice.slash(studio, "video", prompt=PROMPT)).ephemeral
+    assert not reply_of(await alice.slash(studio, "video", prompt=PROMPT)).ephemeral
 
     summary = await run(admin, general, "videoadmin channels deny", channel=studio)
     assert "Refused in" in summary and studio.mention in summary
-    assert (await alice.slash(studio, "video", prompt=PROMPT)).ephemeral
+    assert reply_of(await alice.slash(studio, "video", prompt=PROMPT)).ephemeral
     await run(admin, general, "videoadmin channels remove", channel=studio)
     assert "every channel" in await run(admin, general, "videoadmin channels list")
 
@@ -246,15 +247,16 @@ async def test_blocklist_refuses_words_and_patterns_before_charging(simcord_env,
 
     for prompt in ("so much GORE in the rain", "a N@ZIS parade"):
         refused = await alice.slash(channel, "video", prompt=prompt)
-        assert refused.ephemeral and "does not allow" in refused.response.content
-    assert not (await alice.slash(channel, "video", prompt="gorgeous mountains at dawn")).ephemeral, "whole words only"
+        assert reply_of(refused).ephemeral and "does not allow" in reply_of(refused).content
+    allowed = await alice.slash(channel, "video", prompt="gorgeous mountains at dawn")
+    assert not reply_of(allowed).ephemeral, "whole words only"
     assert [reason for _, reason in refusals(tmp_path)] == ["blocklist", "blocklist"]
     assert len(fake_luma.requests_to("POST", "/generations")) <= 1 and job_count(tmp_path) == 1
     listing = await run(admin, channel, "videoadmin blocklist list")
     assert "word: `gore`" in listing and "regex: `n[a@]zi\\w*`" in listing
     assert "removed" in await run(admin, channel, "videoadmin blocklist remove", pattern="GORE")
     await advance_until(simcord_env, lambda: results(channel))
-    assert not (await alice.slash(channel, "video", prompt="so much gore in the rain")).ephemeral
+    assert not reply_of(await alice.slash(channel, "video", prompt="so much gore in the rain")).ephemeral
 
 
 async def test_limit_command_without_values_changes_nothing(simcord_env, world, admin, tmp_path):
@@ -282,12 +284,12 @@ async def test_stats_count_jobs_users_failures_and_estimated_spend(simcord_env, 
     await advance_until(simcord_env, lambda: len(results(channel)) == 3)
     fake_luma.fail_next_generation("Job failed")
     failed = await bob.slash(channel, "video", prompt=PROMPT)
-    await advance_until(simcord_env, lambda: title(failed.response) == "❌ Failed")
-    assert (await alice.slash(channel, "video", prompt=PROMPT)).ephemeral  # over QUOTA_DAILY: refused
+    await advance_until(simcord_env, lambda: title(reply_of(failed)) == "❌ Failed")
+    assert reply_of(await alice.slash(channel, "video", prompt=PROMPT)).ephemeral  # over QUOTA_DAILY: refused
 
     result = await admin.slash(channel, "videoadmin stats", days=7)
-    assert result.ephemeral
-    embed = result.response.embeds[0]
+    assert reply_of(result).ephemeral
+    embed = reply_of(result).embeds[0]
     assert "**Jobs:** 4 by 2 member(s) · 3 completed · 1 failed" in embed.description
     assert "**Refused before starting:** 1" in embed.description
     assert "**Estimated spend:** $2.90" in embed.description
@@ -307,7 +309,7 @@ async def test_admin_cancels_any_members_job(simcord_env, world, admin, fake_lum
     await advance_until(simcord_env, lambda: fake_luma.generations, step=1)
     text = await run(admin, channel, "videoadmin cancel", job=1)
     assert "cancelled and refunded" in text
-    assert title(started.response) == "🚫 Cancelled" and "server admin" in started.response.embeds[0].description
+    assert title(reply_of(started)) == "🚫 Cancelled" and "server admin" in reply_of(started).embeds[0].description
     assert len(fake_luma.requests_to("DELETE")) == 1
     assert "0 of 5 videos used" in await quota_text(alice, channel)
     assert "already cancelled" in await run(admin, channel, "videoadmin cancel", job=1)
@@ -319,7 +321,7 @@ async def test_forget_deletes_a_members_jobs_and_refusals(simcord_env, world, ad
     fake_luma.polls_to_complete = None
     _, channel, alice, bob = world
     await alice.slash(channel, "video", prompt=PROMPT)
-    assert (await alice.slash(channel, "video", prompt=PROMPT)).ephemeral  # concurrent limit: a refusal
+    assert reply_of(await alice.slash(channel, "video", prompt=PROMPT)).ephemeral  # concurrent limit: a refusal
     await bob.slash(channel, "video", prompt=PROMPT)
     text = await run(admin, channel, "videoadmin forget", user=alice)
     assert "Deleted 1 job(s) and 1 refused request(s)" in text and "1 cancelled first" in text
@@ -327,7 +329,7 @@ async def test_forget_deletes_a_members_jobs_and_refusals(simcord_env, world, ad
         assert conn.execute("SELECT DISTINCT user_id FROM jobs").fetchall() == [(bob.id,)]
         assert conn.execute("SELECT COUNT(*) FROM audit_log WHERE user_id = ?", (alice.id,)).fetchone()[0] == 0
     history = await alice.slash(channel, "history")
-    assert "not made any videos" in history.response.embeds[0].description
+    assert "not made any videos" in reply_of(history).embeds[0].description
 
 
 # --- audit, the fair queue, the day boundary ----------------------------------------------------------------
@@ -363,7 +365,7 @@ async def test_fair_queue_one_job_of_b_starts_second_not_sixth(simcord_env, worl
     await simcord_env.advance_time(6)  # status edits are throttled to one per 5 s
 
     def position(result) -> str:
-        return result.response.embeds[0].description
+        return reply_of(result).embeds[0].description
 
     assert "Position **1**" in position(b_job)
     assert "Position **5**" in position(a_jobs[4])
@@ -390,11 +392,11 @@ async def test_day_boundary_on_the_virtual_clock(simcord_env, world, fake_luma, 
     await alice.slash(channel, "video", prompt=PROMPT)
     text = await quota_text(alice, channel)
     assert "1 of 1 videos used" in text and f"<t:{int(midnight.timestamp())}:R>" in text
-    assert (await alice.slash(channel, "video", prompt=PROMPT)).ephemeral
+    assert reply_of(await alice.slash(channel, "video", prompt=PROMPT)).ephemeral
     await advance_until(simcord_env, lambda: results(channel), step=5)
     await simcord_env.advance_time((midnight - simcord_env.now()).total_seconds() + 1)
     assert "0 of 1 videos used" in await quota_text(alice, channel)
-    assert not (await alice.slash(channel, "video", prompt=PROMPT)).ephemeral
+    assert not reply_of(await alice.slash(channel, "video", prompt=PROMPT)).ephemeral
     with db(tmp_path) as conn:
         days = [d for (d,) in conn.execute("SELECT day FROM jobs ORDER BY id")]
     assert days == [(midnight - timedelta(days=1)).date().isoformat(), midnight.date().isoformat()]

@@ -7,7 +7,7 @@ import discord
 import pytest
 
 from bot.client import create_bot
-from tests.e2e.helpers import advance_until, bot_messages, results
+from tests.e2e.helpers import advance_until, bot_messages, reply_of, results
 
 pytestmark = pytest.mark.simcord(settle_timeout=1)
 
@@ -125,7 +125,7 @@ async def test_pick_is_the_requesters_and_final_renders_the_pick(simcord_env, wo
     _, channel, alice, bob = world
     board = await two_takes_with_a_board(simcord_env, channel, alice)
     refused = await bob.click(board, custom_id="reel:pick:2")
-    assert refused.ephemeral and "Only" in refused.response.content
+    assert reply_of(refused).ephemeral and "Only" in reply_of(refused).content
     await alice.click(board, custom_id="reel:pick:2")
     [board] = boards(channel)
     assert labels(board) == ["Vote (0)", "Pick", "Vote (0)", "Picked", "Final"]
@@ -160,7 +160,7 @@ async def test_actions_on_a_take_post_into_its_thread_and_board(simcord_env, wor
     [board] = boards(thread)
     assert f"**3.** re-roll of #{take_id}" in texts(board)
     answer = await alice.slash(thread, "board")
-    assert answer.ephemeral
+    assert reply_of(answer).ephemeral
     [again] = boards(thread)
     assert again.id != board.id and bot_messages(thread)[-1].id == again.id
     assert labels(again).count("Pick") == 3
@@ -174,14 +174,14 @@ async def test_quota_shows_draft_and_final_costs_and_stats_count_takes_votes(sim
     await admin.slash(channel, "videoadmin limits weight", option="1080p", units=3)
     quota = await alice.slash(channel, "quota")
     assert "360p draft take costs 1 unit(s); Final of a pick renders it at 1080p for 3 unit(s)" in (
-        quota.response.embeds[0].description
+        reply_of(quota).embeds[0].description
     )
     await admin.slash(channel, "videoadmin final", resolution="4k")
     quota = await alice.slash(channel, "quota")
-    assert "renders it at 4k" in quota.response.embeds[0].description
+    assert "renders it at 4k" in reply_of(quota).embeds[0].description
     board = await two_takes_with_a_board(simcord_env, channel, alice)
     await bob.click(board, custom_id="reel:vote:1")
     stats = await admin.slash(channel, "videoadmin stats")
-    text = next(f.value for f in stats.response.embeds[0].fields if f.name == "Brainstorming (all time)")
+    text = next(f.value for f in reply_of(stats).embeds[0].fields if f.name == "Brainstorming (all time)")
     assert f"{alice.mention}: 2 takes · 0 votes · 0 finals" in text
     assert f"{bob.mention}: 0 takes · 1 votes · 0 finals" in text

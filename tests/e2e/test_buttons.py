@@ -9,7 +9,7 @@ import discord
 import pytest
 
 from bot.client import create_bot
-from tests.e2e.helpers import advance_until, field, results
+from tests.e2e.helpers import advance_until, field, reply_of, results
 from tests.fakes.segmind import FakeSegmind
 
 pytestmark = pytest.mark.simcord(settle_timeout=1)
@@ -92,8 +92,8 @@ async def test_reroll_starts_a_new_charged_job_with_the_same_prompt_and_credit(s
     _, channel, alice, _ = world
     first = await first_result(simcord_env, alice, channel, aspect_ratio="9:16", resolution="1080p")
     clicked = await alice.click(first, label="Re-roll")
-    assert not clicked.ephemeral
-    assert field(clicked.response.embeds[0], "From") == "re-roll of #1"
+    assert not reply_of(clicked).ephemeral
+    assert field(reply_of(clicked).embeds[0], "From") == "re-roll of #1"
     second = await next_result(simcord_env, channel, 2)
     assert field(second.embeds[0], "From") == "re-roll of #1"
     assert "job #2" in second.embeds[0].footer.text
@@ -102,7 +102,7 @@ async def test_reroll_starts_a_new_charged_job_with_the_same_prompt_and_credit(s
     assert bodies[1] == bodies[0], "same prompt and options"
     assert bodies[1]["aspect_ratio"] == "9:16" and bodies[1]["resolution"] == "1080p"
     quota = await alice.slash(channel, "quota")
-    assert "2 of 5 videos used" in quota.response.embeds[0].description
+    assert "2 of 5 videos used" in reply_of(quota).embeds[0].description
 
 
 async def test_reroll_by_someone_else_is_refused_ephemerally(simcord_env, world, fake_luma):
@@ -110,7 +110,7 @@ async def test_reroll_by_someone_else_is_refused_ephemerally(simcord_env, world,
     _, channel, alice, bob = world
     first = await first_result(simcord_env, alice, channel)
     refused = await bob.click(first, label="Re-roll")
-    assert refused.ephemeral and "Only the person who made this video" in refused.response.content
+    assert reply_of(refused).ephemeral and "Only the person who made this video" in reply_of(refused).content
     await simcord_env.advance_time(30)
     assert len(fake_luma.requests_to("POST", "/generations")) == 1
 
@@ -130,7 +130,7 @@ async def test_reroll_goes_through_the_quota(simcord_env, world, fake_luma):
     _, channel, alice, _ = world
     first = await first_result(simcord_env, alice, channel)
     refused = await alice.click(first, label="Re-roll")
-    assert refused.ephemeral and "used 1 of 1 videos today" in refused.response.content
+    assert reply_of(refused).ephemeral and "used 1 of 1 videos today" in reply_of(refused).content
     assert len(fake_luma.requests_to("POST", "/generations")) == 1
 
 
@@ -142,7 +142,7 @@ async def test_buttons_work_after_a_restart(simcord_env, simcord_bot, bot_env, w
     try:
         await simcord_env.advance_time(24 * 3600)  # long past any view timeout or interaction token
         refused = await bob.click(first, label="Delete")
-        assert refused.ephemeral and "Only the person" in refused.response.content
+        assert reply_of(refused).ephemeral and "Only the person" in reply_of(refused).content
         await alice.click(first, label="Re-roll")
         second = await next_result(simcord_env, channel, 2)
         assert field(second.embeds[0], "From") == "re-roll of #1"
@@ -158,7 +158,7 @@ async def test_button_on_a_job_that_no_longer_exists_says_so(simcord_env, world,
     with sqlite3.connect(tmp_path / "reelbot.db") as db:
         db.execute("DELETE FROM jobs WHERE id = 1")
     clicked = await alice.click(first, label=label)
-    assert clicked.ephemeral and "no longer exists" in clicked.response.content
+    assert reply_of(clicked).ephemeral and "no longer exists" in reply_of(clicked).content
     assert clicked.modal is None
     assert len(results(channel)) == 1, "the message stays"
     assert len(fake_luma.requests_to("POST", "/generations")) == 1
@@ -179,7 +179,7 @@ async def test_edit_prompt_modal_is_prefilled_and_starts_an_edited_job(simcord_e
     submitted = await alice.submit_modal(
         shown, {inputs[0]["custom_id"]: "a paper lantern drifting over a frozen lake at dawn"}
     )
-    assert not submitted.ephemeral
+    assert not reply_of(submitted).ephemeral
     second = await next_result(simcord_env, channel, 2)
     assert field(second.embeds[0], "Prompt") == "a paper lantern drifting over a frozen lake at dawn"
     assert field(second.embeds[0], "From") == "edit of #1"
@@ -208,7 +208,7 @@ async def test_edit_prompt_too_short_is_refused_and_nothing_is_charged(simcord_e
     shown = await alice.click(first, label="Edit prompt")
     box = _modal_inputs(shown.modal)[0]
     refused = await alice.submit_modal(shown, {box["custom_id"]: "ok"})
-    assert refused.ephemeral and "3 to 5000 characters" in refused.response.content
+    assert reply_of(refused).ephemeral and "3 to 5000 characters" in reply_of(refused).content
     assert len(fake_luma.requests_to("POST", "/generations")) == 1
 
 
@@ -223,7 +223,7 @@ async def test_edit_prompt_modal_left_open_across_a_restart_still_submits(
     try:
         box = _modal_inputs(shown.modal)[0]
         submitted = await alice.submit_modal(shown, {box["custom_id"]: "a paper lantern rising into the stars"})
-        assert not submitted.ephemeral
+        assert not reply_of(submitted).ephemeral
         second = await next_result(simcord_env, channel, 2)
         assert field(second.embeds[0], "Prompt") == "a paper lantern rising into the stars"
         assert field(second.embeds[0], "From") == "edit of #1"
@@ -237,7 +237,7 @@ async def test_edit_prompt_by_someone_else_gets_no_modal(simcord_env, world, fak
     first = await first_result(simcord_env, alice, channel)
     refused = await bob.click(first, label="Edit prompt")
     assert refused.modal is None
-    assert refused.ephemeral and "edit its prompt" in refused.response.content
+    assert reply_of(refused).ephemeral and "edit its prompt" in reply_of(refused).content
 
 
 def _modal_inputs(modal: dict) -> list[dict]:
@@ -281,7 +281,7 @@ async def test_extend_by_someone_else_is_refused(simcord_env, world, fake_luma):
     _, channel, alice, bob = world
     first = await first_result(simcord_env, alice, channel)
     refused = await bob.click(first, label="Extend")
-    assert refused.ephemeral and "extend it" in refused.response.content
+    assert reply_of(refused).ephemeral and "extend it" in reply_of(refused).content
     assert len(fake_luma.requests_to("POST", "/generations")) == 1
 
 
@@ -345,7 +345,7 @@ async def test_extend_of_a_clip_from_a_provider_no_longer_configured_explains(si
     with sqlite3.connect(tmp_path / "reelbot.db") as db:
         db.execute("UPDATE jobs SET provider = 'segmind' WHERE id = 1")
     clicked = await alice.click(first, label="Extend")
-    assert clicked.ephemeral and "only the service that made a clip can continue it" in clicked.response.content
+    assert reply_of(clicked).ephemeral and "only the service that made a clip can continue it" in reply_of(clicked).content
     assert len(fake_luma.requests_to("POST", "/generations")) == 1
 
 
@@ -371,11 +371,11 @@ async def test_delete_of_a_clip_posted_after_the_token_expired_updates_the_statu
         await simcord_env.advance_time(60)
     fake_luma.set_state(next(iter(fake_luma.generations)), "completed")
     await advance_until(simcord_env, lambda: results(channel))
-    assert started.response.embeds[0].title == "✅ Done"
+    assert reply_of(started).embeds[0].title == "✅ Done"
     await alice.click(results(channel)[0], label="Delete")
     assert results(channel) == []
-    assert started.response.embeds[0].title == "🗑️ Deleted"
-    assert "Jump" not in (started.response.embeds[0].description or "")
+    assert reply_of(started).embeds[0].title == "🗑️ Deleted"
+    assert "Jump" not in (reply_of(started).embeds[0].description or "")
 
 
 async def test_delete_by_an_admin_removes_the_clip(simcord_env, world, fake_luma, admin):
@@ -391,7 +391,7 @@ async def test_delete_by_someone_else_is_refused(simcord_env, world, fake_luma):
     _, channel, alice, bob = world
     first = await first_result(simcord_env, alice, channel)
     refused = await bob.click(first, label="Delete")
-    assert refused.ephemeral and "delete it" in refused.response.content
+    assert reply_of(refused).ephemeral and "delete it" in reply_of(refused).content
     assert [m.id for m in results(channel)] == [first.id]
 
 
@@ -411,10 +411,10 @@ class TestExtendNeverFallsOver:
         first = await first_result(simcord_env, alice, channel)
         fake_luma.fail_next("POST", "/generations", 503, times=20)
         extend = await alice.click(first, label="Extend")
-        await advance_until(simcord_env, lambda: extend.response.embeds[0].title == "❌ Failed")
+        await advance_until(simcord_env, lambda: reply_of(extend).embeds[0].title == "❌ Failed")
         assert fake_umami.requests == [], "UmamiAI never heard of the Luma generation"
         await alice.click(first, label="Re-roll")
         rerolled = await next_result(simcord_env, channel, 2)
         assert "UmamiAI" in rerolled.embeds[0].footer.text
         quota = await alice.slash(channel, "quota")
-        assert "2 of 5 videos used" in quota.response.embeds[0].description, "the failed extension was refunded"
+        assert "2 of 5 videos used" in reply_of(quota).embeds[0].description, "the failed extension was refunded"

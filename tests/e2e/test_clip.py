@@ -9,7 +9,7 @@ import discord
 import pytest
 
 from bot.client import create_bot
-from tests.e2e.helpers import advance_until, field, results
+from tests.e2e.helpers import advance_until, field, reply_of, results
 from tests.fakes.luma import mp4_header
 
 pytestmark = pytest.mark.simcord(settle_timeout=1)
@@ -48,7 +48,7 @@ async def test_clip_upscale_is_a_new_credited_job(simcord_env, world, fake_luma)
     await finished(simcord_env, alice, channel)
     source = next(iter(fake_luma.generations))
     started = await alice.slash(channel, "clip upscale", job=1, resolution="4k")
-    assert not started.ephemeral
+    assert not reply_of(started).ephemeral
     result = await delivered(simcord_env, channel, 2)
     assert field(result.embeds[0], "From") == "upscale of #1"
     [call] = fake_luma.requests_to("POST", f"/generations/{source}/upscale")
@@ -67,7 +67,7 @@ async def test_clip_audio_modify_reframe_call_their_endpoints(simcord_env, world
     await alice.slash(channel, "clip modify", job=1, prompt="as an ink painting", strength="reimagine_1")
     await delivered(simcord_env, channel, 3)
     result = await alice.slash(channel, "clip reframe", job=1, aspect_ratio="9:16")
-    assert not result.ephemeral
+    assert not reply_of(result).ephemeral
     final = await delivered(simcord_env, channel, 4)
     assert field(final.embeds[0], "From") == "reframe of #1"
     assert fake_luma.requests_to("POST", f"/generations/{source}/audio")[0].json["negative_prompt"] == "music"
@@ -118,8 +118,8 @@ async def test_refusals_are_ephemeral_and_charge_nothing(simcord_env, world, fak
         await alice.slash(channel, "clip reframe", video=("anim.gif", b"GIF89a" + bytes(64)), aspect_ratio="1:1"),
         await alice.slash(channel, "clip modify", job=1, video=("m.mp4", MP4), prompt="x y z", strength="flex_1"),
     ]
-    assert all(a.ephemeral for a in answers)
-    texts = [a.response.content for a in answers]
+    assert all(reply_of(a).ephemeral for a in answers)
+    texts = [reply_of(a).content for a in answers]
     assert "Only the person who made job #1" in texts[0] and "no job #99" in texts[1]
     assert "must be an MP4" in texts[2] and "either `job`" in texts[3]
     assert len(fake_luma.generations) == creates
@@ -134,7 +134,7 @@ async def test_a_job_of_another_server_is_not_found(simcord_env, world, fake_lum
     there = other.create_text_channel("general")
     eve = other.add_member(simcord_env.create_user("eve"))
     answer = await eve.slash(there, "clip upscale", job=1, resolution="1080p")
-    assert answer.ephemeral and "no job #1 in this server" in answer.response.content
+    assert reply_of(answer).ephemeral and "no job #1 in this server" in reply_of(answer).content
 
 
 class TestProviderWithoutActions:
@@ -149,10 +149,10 @@ class TestProviderWithoutActions:
         result = await finished(simcord_env, alice, channel)
         assert all(child.type.value == 2 for row in result.components for child in row.children)
         answer = await alice.slash(channel, "clip upscale", job=1, resolution="1080p")
-        assert answer.ephemeral and "can't upscale clips" in answer.response.content
-        assert "Nothing was charged" in answer.response.content
+        assert reply_of(answer).ephemeral and "can't upscale clips" in reply_of(answer).content
+        assert "Nothing was charged" in reply_of(answer).content
         back = await alice.slash(channel, "clip extend", job=1, direction="backward")
-        assert back.ephemeral and "backward is not possible" in back.response.content
+        assert reply_of(back).ephemeral and "backward is not possible" in reply_of(back).content
         assert "1 of 5" in await units_used(alice, channel)
         await alice.slash(channel, "clip extend", job=1)
         assert field((await delivered(simcord_env, channel, 2)).embeds[0], "From") == "extend of #1"
@@ -193,7 +193,7 @@ async def test_menu_refuses_another_member(simcord_env, world, fake_luma):
     _, channel, alice, bob = world
     result = await finished(simcord_env, alice, channel)
     answer = await bob.select(result, ["upscale:4k"], custom_id="reel:more:1")
-    assert answer.ephemeral and "Only the person who made job #1" in answer.response.content
+    assert reply_of(answer).ephemeral and "Only the person who made job #1" in reply_of(answer).content
     assert not fake_luma.requests_to("POST", "/generations/")[1:]
 
 

@@ -10,7 +10,7 @@ import sqlite3
 import pytest
 
 from bot.client import create_bot
-from tests.e2e.helpers import advance_until, field, results
+from tests.e2e.helpers import advance_until, field, reply_of, results
 from tests.fakes.luma import mp4_header
 from tests.fakes.luma_agents import FakeLumaAgents
 
@@ -66,9 +66,9 @@ async def test_modify_and_upscale_are_edits_of_the_generation(simcord_env, world
     assert modify["video"]["edit"] == {"strength": "reimagine_3"}
     assert upscale["video"] == {"resolution": "1080p", "edit": {"strength": "adhere_1"}}
     refused = await alice.slash(channel, "clip upscale", job=1, resolution="4k")
-    assert refused.ephemeral and "upscale goes to `1080p`" in refused.response.content
+    assert reply_of(refused).ephemeral and "upscale goes to `1080p`" in reply_of(refused).content
     again = await alice.slash(channel, "clip upscale", job=3, resolution="1080p")
-    assert again.ephemeral and "already 1080p" in again.response.content
+    assert reply_of(again).ephemeral and "already 1080p" in reply_of(again).content
     history = (await alice.slash(channel, "history")).response.embeds[0].description
     assert "upscale of #1" in history and "modify of #1" in history
     assert len(creates(fake_agents)) == 3
@@ -109,8 +109,8 @@ async def test_audio_is_refused_and_the_menu_lists_only_ray_actions(simcord_env,
     _, channel, alice, _ = world
     result = await finished(simcord_env, alice, channel)
     answer = await alice.slash(channel, "clip audio", job=1, prompt="wind and whale song")
-    assert answer.ephemeral and "can't add audio to clips" in answer.response.content
-    assert "`upscale`" in answer.response.content and "Nothing was charged" in answer.response.content
+    assert reply_of(answer).ephemeral and "can't add audio to clips" in reply_of(answer).content
+    assert "`upscale`" in reply_of(answer).content and "Nothing was charged" in reply_of(answer).content
     assert len(creates(fake_agents)) == 1
     select = next(c for row in result.components for c in row.children if c.type.value == 3)
     assert [o.value for o in select.options] == ["upscale:1080p", "modify", "reframe", "extend:backward", "bridge"]

@@ -6,7 +6,7 @@ import pytest
 from discord.ext import commands
 
 from bot.domain import JobState
-from tests.e2e.helpers import advance_until, results, title
+from tests.e2e.helpers import advance_until, reply_of, results, title
 from tests.postgres import postgres_url  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.simcord(settle_timeout=1)
@@ -29,9 +29,9 @@ async def test_postgres_sharded_bot_claims_and_delivers_through_the_shared_queue
     _, channel, alice, bob = world
     first = await alice.slash(channel, "video", prompt=PROMPT)
     second = await bob.slash(channel, "video", prompt=PROMPT)
-    assert "Position **1**" in second.response.embeds[0].description
+    assert "Position **1**" in reply_of(second).embeds[0].description
     await advance_until(simcord_env, lambda: len(results(channel)) == 2, step=3)
-    assert title(first.response) and len(fake_luma.generations) == 2 and fake_luma.peak_active == 1
+    assert title(reply_of(first)) and len(fake_luma.generations) == 2 and fake_luma.peak_active == 1
     jobs = await bot.storage.jobs_in_states(tuple(JobState))
     assert [j.state for j in jobs] == [JobState.COMPLETED, JobState.COMPLETED]
     assert len({j.result_message_id for j in jobs}) == 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from bot.client import create_bot
+from tests.e2e.helpers import reply_of
 
 
 async def test_a_refused_sync_is_logged_and_the_bot_keeps_serving(simcord_env, simcord_bot, world, bot_env, caplog):
@@ -24,7 +25,7 @@ async def test_a_refused_sync_is_logged_and_the_bot_keeps_serving(simcord_env, s
         assert "slash-command sync globally was refused by Discord" in text
         assert "50035" in text and "Invalid Form Body" in text and "python -m bot check" in text
         result = await alice.slash(channel, "quota")
-        assert result.ephemeral and "0 of 5 videos used" in result.response.embeds[0].description
+        assert reply_of(result).ephemeral and "0 of 5 videos used" in reply_of(result).embeds[0].description
     finally:
         await restarted.close()
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import discord
 import pytest
 
-from tests.e2e.helpers import advance_until, results
+from tests.e2e.helpers import advance_until, reply_of, results
 
 pytestmark = pytest.mark.simcord(settle_timeout=1)
 
 
 def answer(result):
     """The visible answer of a deferred command (the first follow-up replaces the 'thinking' message)."""
-    return result.followups[-1] if result.followups else result.response
+    return result.followups[-1] if result.followups else reply_of(result)
 
 
 async def delete_as_moderator(simcord_env, guild, message) -> None:
@@ -38,24 +38,24 @@ async def test_history_is_ephemeral_paged_and_links_each_result(simcord_env, wor
         await alice.slash(channel, "video", prompt=f"clip number {n}")
     await advance_until(simcord_env, lambda: len(results(channel)) == 7)
     shown = await alice.slash(channel, "history")
-    assert shown.ephemeral
-    page = shown.response.embeds[0]
+    assert reply_of(shown).ephemeral
+    page = reply_of(shown).embeds[0]
     assert page.footer.text.startswith("Page 1 of 2 · 7 job(s)")
     assert page.description.count("✅") == 5 and "clip number 6" in page.description
     assert "clip number 1" not in page.description
     result_ids = {m.id for m in results(channel)}
     assert sum(f"/{channel.id}/{mid})" in page.description for mid in result_ids) == 5
-    assert labels(shown.response) == ["Previous", "Next"] and disabled(shown.response, "Previous")
+    assert labels(reply_of(shown)) == ["Previous", "Next"] and disabled(reply_of(shown), "Previous")
 
-    await alice.click(shown.response.message, label="Next")
-    page = shown.response.embeds[0]
+    await alice.click(reply_of(shown).message, label="Next")
+    page = reply_of(shown).embeds[0]
     assert page.footer.text.startswith("Page 2 of 2") and "clip number 0" in page.description
-    assert page.description.count("✅") == 2 and disabled(shown.response, "Next")
-    await alice.click(shown.response.message, label="Previous")
-    assert shown.response.embeds[0].footer.text.startswith("Page 1 of 2")
+    assert page.description.count("✅") == 2 and disabled(reply_of(shown), "Next")
+    await alice.click(reply_of(shown).message, label="Previous")
+    assert reply_of(shown).embeds[0].footer.text.startswith("Page 1 of 2")
 
     other = await bob.slash(channel, "history")
-    assert "not made any videos" in other.response.embeds[0].description and disabled(other.response, "Next")
+    assert "not made any videos" in reply_of(other).embeds[0].description and disabled(reply_of(other), "Next")
 
 
 async def test_job_shows_status_and_link_and_only_in_its_server(simcord_env, world, fake_luma):
@@ -66,7 +66,7 @@ async def test_job_shows_status_and_link_and_only_in_its_server(simcord_env, wor
     await advance_until(simcord_env, lambda: results(channel))
     [result] = results(channel)
     shown = await bob.slash(channel, "job", id=1)
-    assert shown.ephemeral
+    assert reply_of(shown).ephemeral
     embed = answer(shown).embeds[0]
     assert embed.title == "✅ Job #1: completed"
     fields = {f.name: f.value for f in embed.fields}
@@ -78,7 +78,7 @@ async def test_job_shows_status_and_link_and_only_in_its_server(simcord_env, wor
     other_channel = other_guild.create_text_channel("lobby")
     stranger = other_guild.add_member(simcord_env.create_user("stranger"))
     elsewhere = await stranger.slash(other_channel, "job", id=1)
-    assert elsewhere.ephemeral and "no job #1 in this server" in elsewhere.response.content
+    assert reply_of(elsewhere).ephemeral and "no job #1 in this server" in reply_of(elsewhere).content
     assert "no job #42" in (await alice.slash(channel, "job", id=42)).response.content
 
 
@@ -110,7 +110,7 @@ async def test_deleted_result_is_reposted_from_the_stored_link(simcord_env, worl
     shown = await alice.slash(channel, "job", id=1)
     assert labels(answer(shown)) == ["Re-post"]
     clicked = await alice.click(answer(shown).message, label="Re-post")
-    assert clicked.ephemeral and "Re-posted" in answer(clicked).content
+    assert reply_of(clicked).ephemeral and "Re-posted" in answer(clicked).content
     [new] = results(channel)
     assert new.id != old.id and new.attachments and (await new.attachments[0].read())[4:8] == b"ftyp"
     assert alice.mention in new.content

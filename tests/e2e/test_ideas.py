@@ -5,7 +5,7 @@ from __future__ import annotations
 import discord
 import pytest
 
-from tests.e2e.helpers import advance_until, bot_messages, results, title
+from tests.e2e.helpers import advance_until, bot_messages, reply_of, results, title
 
 pytestmark = pytest.mark.simcord(settle_timeout=1)
 
@@ -28,8 +28,8 @@ async def test_four_takes_are_delivered_into_a_new_thread(simcord_env, world, ad
     result = await alice.slash(channel, "video", prompt=PROMPT, takes=4)
     [thread_handle] = channel.threads
     assert thread_handle.name == PROMPT
-    assert thread_handle.mention in result.response.content
-    assert "4 takes" in result.response.content
+    assert thread_handle.mention in reply_of(result).content
+    assert "4 takes" in reply_of(result).content
     [status] = bot_messages(thread_handle)
     assert "take 1 of 4" in status.embeds[0].description and "take 4 of 4" in status.embeds[0].description
 
@@ -52,13 +52,13 @@ async def test_takes_beyond_the_quota_reserve_nothing_and_say_what_is_left(simco
     await alice.slash(channel, "video", prompt=PROMPT, takes=3)
     await advance_until(simcord_env, lambda: len(results(channel)) == 3)
     refused = await alice.slash(channel, "video", prompt=PROMPT, takes=4)
-    assert refused.ephemeral
-    assert "4 takes cost 4 units" in refused.response.content
-    assert "2 of 5 left" in refused.response.content
-    assert "Nothing was reserved" in refused.response.content
+    assert reply_of(refused).ephemeral
+    assert "4 takes cost 4 units" in reply_of(refused).content
+    assert "2 of 5 left" in reply_of(refused).content
+    assert "Nothing was reserved" in reply_of(refused).content
     assert len(fake_luma.generations) == 3
     accepted = await alice.slash(channel, "video", prompt=PROMPT, takes=2)
-    assert not accepted.ephemeral
+    assert not reply_of(accepted).ephemeral
     await advance_until(simcord_env, lambda: len(results(channel)) == 5)
 
 
@@ -100,9 +100,9 @@ async def test_cancel_on_the_shared_status_cancels_every_take(simcord_env, world
     guild, channel, alice, _ = world
     result = await alice.slash(channel, "video", prompt=PROMPT, takes=4)
     await simcord_env.advance_time(10)
-    clicked = await alice.click(result.response, label="Cancel")
+    clicked = await alice.click(reply_of(result), label="Cancel")
     assert "Cancelled 4 take(s)" in clicked.followups[-1].content
-    status = result.response
+    status = reply_of(result)
     assert status.embeds[0].description.count("cancelled by") == 4
     assert not status.components
     await simcord_env.advance_time(60)
@@ -119,7 +119,7 @@ async def test_admin_cancel_of_one_take_changes_only_its_line(simcord_env, world
     await simcord_env.advance_time(10)
     await admin.slash(channel, "videoadmin cancel", job=2)
     await simcord_env.advance_time(6)
-    lines = result.response.embeds[0].description.splitlines()
+    lines = reply_of(result).embeds[0].description.splitlines()
     assert "take 2 of 3" in lines[1] and "Cancelled by a server admin" in lines[1]
     assert "cancelled" not in lines[0].lower() and "cancelled" not in lines[2].lower()
-    assert [c["label"] for row in result.response.components for c in row["components"]] == ["Cancel"]
+    assert [c["label"] for row in reply_of(result).components for c in row["components"]] == ["Cancel"]

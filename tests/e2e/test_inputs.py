@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.helpers import advance_until, results
+from tests.e2e.helpers import advance_until, reply_of, results
 
 pytestmark = pytest.mark.simcord(settle_timeout=1)
 
@@ -23,12 +23,12 @@ async def sent_to_luma(env, fake_luma) -> dict:
 
 async def assert_refused(user, channel, fake_luma, says: str, **options) -> None:
     result = await user.slash(channel, "video", prompt=PROMPT, **options)
-    assert result.ephemeral
-    assert says in result.response.content
-    assert "Nothing was charged" in result.response.content
+    assert reply_of(result).ephemeral
+    assert says in reply_of(result).content
+    assert "Nothing was charged" in reply_of(result).content
     assert fake_luma.requests_to("POST", "/generations") == []
     quota = await user.slash(channel, "quota")
-    assert "0 of 5 videos used" in quota.response.embeds[0].description
+    assert "0 of 5 videos used" in reply_of(quota).embeds[0].description
 
 
 # --- images ----------------------------------------------------------------------------------------
@@ -39,7 +39,7 @@ async def test_png_jpeg_and_webp_start_images_are_passed_to_luma_at_once(simcord
     """A PNG, JPEG or WebP start image reaches Luma as an image keyframe with the attachment's URL."""
     _, channel, alice, _ = world
     started = await alice.slash(channel, "video", prompt=PROMPT, start_image=(filename, data))
-    assert not started.ephemeral
+    assert not reply_of(started).ephemeral
     body = await sent_to_luma(simcord_env, fake_luma)
     frame0 = body["keyframes"]["frame0"]
     assert frame0["type"] == "image" and frame0["url"].startswith("https://") and filename in frame0["url"]
@@ -127,7 +127,7 @@ async def test_enhance_is_not_sent_to_luma_which_has_no_such_field(simcord_env, 
     """enhance on Luma (which has no prompt expansion) is accepted and sends no unknown field."""
     _, channel, alice, _ = world
     started = await alice.slash(channel, "video", prompt=PROMPT, enhance=True)
-    assert not started.ephemeral
+    assert not reply_of(started).ephemeral
     body = await sent_to_luma(simcord_env, fake_luma)
     assert not {"expand_prompt", "enhance"} & set(body)
 

@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 
 from bot.client import create_bot
-from tests.e2e.helpers import advance_until, bot_messages, results, title
+from tests.e2e.helpers import advance_until, bot_messages, reply_of, results, title
 
 pytestmark = pytest.mark.simcord(settle_timeout=1)
 
@@ -17,8 +17,8 @@ PROMPT = "a lighthouse in a storm at night"
 
 async def used_today(user, channel) -> str:
     quota = await user.slash(channel, "quota")
-    assert quota.ephemeral
-    return quota.response.embeds[0].description
+    assert reply_of(quota).ephemeral
+    return reply_of(quota).embeds[0].description
 
 
 async def generation_id(env, fake_luma) -> str:
@@ -35,12 +35,12 @@ async def test_daily_and_concurrent_limits(simcord_env, world, fake_luma):
     _, channel, alice, _ = world
     await alice.slash(channel, "video", prompt=PROMPT)
     busy = await alice.slash(channel, "video", prompt=PROMPT)
-    assert busy.ephemeral and "already have 1 video(s) generating" in busy.response.content
+    assert reply_of(busy).ephemeral and "already have 1 video(s) generating" in reply_of(busy).content
     await advance_until(simcord_env, lambda: len(results(channel)) == 1)
     await alice.slash(channel, "video", prompt=PROMPT)
     await advance_until(simcord_env, lambda: len(results(channel)) == 2)
     spent = await alice.slash(channel, "video", prompt=PROMPT)
-    assert spent.ephemeral and "used 2 of 2 videos today" in spent.response.content
+    assert reply_of(spent).ephemeral and "used 2 of 2 videos today" in reply_of(spent).content
     text = await used_today(alice, channel)
     assert "2 of 2 videos used" in text and "<t:" in text
     assert len(fake_luma.requests_to("POST", "/generations")) == 2
@@ -53,10 +53,10 @@ async def test_quota_resets_at_midnight_utc(simcord_env, world, fake_luma):
     await alice.slash(channel, "video", prompt=PROMPT)
     await advance_until(simcord_env, lambda: results(channel))
     refused = await alice.slash(channel, "video", prompt=PROMPT)
-    assert refused.ephemeral
+    assert reply_of(refused).ephemeral
     await simcord_env.advance_time(24 * 3600)
     again = await alice.slash(channel, "video", prompt=PROMPT)
-    assert not again.ephemeral
+    assert not reply_of(again).ephemeral
 
 
 async def test_failed_generation_refunds_but_moderation_does_not(simcord_env, world, fake_luma):
@@ -64,15 +64,15 @@ async def test_failed_generation_refunds_but_moderation_does_not(simcord_env, wo
     _, channel, alice, _ = world
     fake_luma.fail_next_generation("Job failed")
     first = await alice.slash(channel, "video", prompt=PROMPT)
-    await advance_until(simcord_env, lambda: title(first.response) == "❌ Failed")
-    assert "Job failed" in first.response.embeds[0].description
-    assert "refunded" in first.response.embeds[0].description
+    await advance_until(simcord_env, lambda: title(reply_of(first)) == "❌ Failed")
+    assert "Job failed" in reply_of(first).embeds[0].description
+    assert "refunded" in reply_of(first).embeds[0].description
     assert "0 of 5 videos used" in await used_today(alice, channel)
 
     fake_luma.fail_next_generation("Advanced prompt moderation failed")
     second = await alice.slash(channel, "video", prompt=PROMPT)
-    await advance_until(simcord_env, lambda: title(second.response) == "❌ Failed")
-    assert "moderation" in second.response.embeds[0].description
+    await advance_until(simcord_env, lambda: title(reply_of(second)) == "❌ Failed")
+    assert "moderation" in reply_of(second).embeds[0].description
     assert "1 of 5 videos used" in await used_today(alice, channel)
 
 
@@ -86,13 +86,13 @@ async def test_only_the_requester_can_cancel_and_cancel_deletes_at_luma(simcord_
     started = await alice.slash(channel, "video", prompt=PROMPT)
     gen = await generation_id(simcord_env, fake_luma)
 
-    refused = await bob.click(started.response.message, label="Cancel")
-    assert refused.ephemeral and "Only the person who started" in refused.response.content
-    assert title(started.response) != "🚫 Cancelled"
+    refused = await bob.click(reply_of(started).message, label="Cancel")
+    assert reply_of(refused).ephemeral and "Only the person who started" in reply_of(refused).content
+    assert title(reply_of(started)) != "🚫 Cancelled"
 
-    await alice.click(started.response.message, label="Cancel")
-    assert title(started.response) == "🚫 Cancelled"
-    assert started.response.components == []
+    await alice.click(reply_of(started).message, label="Cancel")
+    assert title(reply_of(started)) == "🚫 Cancelled"
+    assert reply_of(started).components == []
     assert [r.path for r in fake_luma.requests_to("DELETE")] == [f"/generations/{gen}"]
     assert "0 of 5 videos used" in await used_today(alice, channel)
     await simcord_env.advance_time(120)
@@ -167,8 +167,8 @@ async def test_restart_during_submit_fails_and_refunds_instead_of_resubmitting(
     await simcord_env.restart_bot(new_bot)
     try:
         await simcord_env.advance_time(10)
-        assert title(started.response) == "❌ Failed"
-        assert "not resubmitted" in started.response.embeds[0].description
+        assert title(reply_of(started)) == "❌ Failed"
+        assert "not resubmitted" in reply_of(started).embeds[0].description
         assert len(fake_luma.requests_to("POST", "/generations")) == 1
         assert "0 of 5 videos used" in await used_today(alice, channel)
     finally:
@@ -186,10 +186,10 @@ async def test_job_outliving_the_interaction_token_is_posted_with_a_mention(simc
     fake_luma.set_state(gen, "completed")
     await advance_until(simcord_env, lambda: results(channel))
     [result] = results(channel)
-    assert result.id != started.response.id
+    assert result.id != reply_of(started).id
     assert alice.mention in result.content
     assert result.attachments
-    assert title(started.response) == "✅ Done"
+    assert title(reply_of(started)) == "✅ Done"
     assert not any(r.path.startswith("/webhooks") and r.method == "PATCH" for r in simcord_env.http_requests[-5:])
 
 
@@ -211,8 +211,8 @@ async def test_job_unfinished_after_timeout_is_failed_and_refunded(simcord_env, 
     fake_luma.polls_to_complete = None
     _, channel, alice, _ = world
     started = await alice.slash(channel, "video", prompt=PROMPT)
-    await advance_until(simcord_env, lambda: title(started.response) == "❌ Failed", limit=120)
-    assert "took too long" in started.response.embeds[0].description
+    await advance_until(simcord_env, lambda: title(reply_of(started)) == "❌ Failed", limit=120)
+    assert "took too long" in reply_of(started).embeds[0].description
     assert "0 of 5 videos used" in await used_today(alice, channel)
 
 
@@ -227,8 +227,8 @@ async def test_max_active_jobs_queues_the_rest_with_their_position(simcord_env, 
     await alice.slash(channel, "video", prompt=PROMPT)
     second = await bob.slash(channel, "video", prompt=PROMPT)
     third = await carol.slash(channel, "video", prompt=PROMPT)
-    assert "Position **1**" in second.response.embeds[0].description
-    assert "Position **2**" in third.response.embeds[0].description
+    assert "Position **1**" in reply_of(second).embeds[0].description
+    assert "Position **2**" in reply_of(third).embeds[0].description
     peak = 0
 
     def all_delivered() -> bool:
@@ -249,8 +249,8 @@ async def test_bad_key_tells_the_admin_in_the_log_and_the_user_politely(simcord_
     _, channel, alice, _ = world
     with caplog.at_level(logging.INFO):
         started = await alice.slash(channel, "video", prompt=PROMPT)
-        await advance_until(simcord_env, lambda: title(started.response) == "❌ Failed", step=1)
-    assert "key was refused" in started.response.embeds[0].description
+        await advance_until(simcord_env, lambda: title(reply_of(started)) == "❌ Failed", step=1)
+    assert "key was refused" in reply_of(started).embeds[0].description
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert any("401" in r.getMessage() for r in errors)
     assert not any("luma-wrong-key" in r.getMessage() for r in caplog.records)
@@ -272,7 +272,7 @@ async def test_server_error_on_create_is_never_retried(simcord_env, world, fake_
     fake_luma.fail_next("POST", "/generations", 500)
     _, channel, alice, _ = world
     started = await alice.slash(channel, "video", prompt=PROMPT)
-    await advance_until(simcord_env, lambda: title(started.response) == "❌ Failed", step=1)
+    await advance_until(simcord_env, lambda: title(reply_of(started)) == "❌ Failed", step=1)
     assert len(fake_luma.requests_to("POST", "/generations")) == 1
     assert "0 of 5 videos used" in await used_today(alice, channel)
 

@@ -12,7 +12,7 @@ import pytest
 from bot.client import create_bot
 from bot.domain import JobState
 from bot.providers.luma_agents import user_tag
-from tests.e2e.helpers import advance_until, field, results, title
+from tests.e2e.helpers import advance_until, field, reply_of, results, title
 from tests.fakes.luma_agents import FakeLumaAgents
 
 pytestmark = pytest.mark.simcord(settle_timeout=1)
@@ -47,7 +47,7 @@ def bot_env(tmp_path, fake_agents, fake_luma):
 
 async def used_today(user, channel) -> str:
     quota = await user.slash(channel, "quota")
-    return quota.response.embeds[0].description
+    return reply_of(quota).embeds[0].description
 
 
 def job_id(message) -> int:
@@ -81,7 +81,7 @@ async def test_keyframes_go_through_the_files_api_and_a_reroll_reuses_them(simco
     result = await _result(simcord_env, channel)
     uploads = fake_agents.requests_to("POST", "/files")
     assert len(uploads) == 2 and sorted(f.data for f in fake_agents.files.values()) == sorted([PNG, JPEG])
-    job = await simcord_bot.storage.get_job(job_id(started.response))
+    job = await simcord_bot.storage.get_job(job_id(reply_of(started)))
     assert job.request.start_image_file in fake_agents.files and job.request.end_image_file in fake_agents.files
     [create] = fake_agents.requests_to("POST", "/generations")
     assert create.json["video"]["start_frame"] == {"file_id": job.request.start_image_file}
@@ -109,8 +109,8 @@ async def test_hdr_on_a_plan_without_it_is_refused_clearly_and_refunded(simcord_
     fake_agents.hdr_enabled = False
     _, channel, alice, _ = world
     started = await alice.slash(channel, "video", prompt=PROMPT, hdr=True)
-    await advance_until(simcord_env, lambda: title(started.response) == "❌ Failed", step=1)
-    assert "Your Luma plan has no HDR" in started.response.embeds[0].description
+    await advance_until(simcord_env, lambda: title(reply_of(started)) == "❌ Failed", step=1)
+    assert "Your Luma plan has no HDR" in reply_of(started).embeds[0].description
     assert "0 of 5 videos used" in await used_today(alice, channel)
 
 
@@ -130,7 +130,8 @@ async def test_impossible_combinations_are_refused_before_anything_is_charged(
     """No provider can do it: an ephemeral answer naming what is possible; nothing uploaded, sent or charged."""
     _, channel, alice, _ = world
     refused = await alice.slash(channel, "video", prompt=PROMPT, **options)
-    assert refused.ephemeral and named in refused.response.content and "Nothing was charged" in refused.response.content
+    answer = reply_of(refused)
+    assert answer.ephemeral and named in answer.content and "Nothing was charged" in answer.content
     assert fake_agents.requests == [] and fake_luma.requests_to("POST") == []
     assert "0 of 5 videos used" in await used_today(alice, channel)
 
@@ -142,9 +143,9 @@ async def test_cancel_stops_waiting_refunds_and_warns_luma_may_bill(simcord_env,
     started = await alice.slash(channel, "video", prompt=PROMPT)
     await advance_until(simcord_env, lambda: fake_agents.generations, step=1)
     seen = len(fake_agents.requests)
-    await alice.click(started.response.message, label="Cancel")
-    assert title(started.response) == "🚫 Cancelled"
-    assert "may still be billed" in started.response.embeds[0].description
+    await alice.click(reply_of(started).message, label="Cancel")
+    assert title(reply_of(started)) == "🚫 Cancelled"
+    assert "may still be billed" in reply_of(started).embeds[0].description
     await simcord_env.advance_time(30)
     assert len(fake_agents.requests) == seen and "0 of 5 videos used" in await used_today(alice, channel)
 
@@ -221,7 +222,7 @@ class TestOtherProviders:
         """hdr and 360p on a provider without them: ephemeral, naming what is possible, nothing sent."""
         _, channel, alice, _ = world
         refused = await alice.slash(channel, "video", prompt=PROMPT, **options)
-        assert refused.ephemeral and named in refused.response.content
+        assert reply_of(refused).ephemeral and named in reply_of(refused).content
         assert fake_luma.requests_to("POST") == []
 
 
@@ -236,7 +237,7 @@ async def test_a_model_error_is_retried_once_and_the_new_generation_delivered(si
     await _result(simcord_env, channel)
     first, second = fake_agents.requests_to("POST", "/generations")
     assert first.json == second.json
-    job = await simcord_bot.storage.get_job(job_id(started.response))
+    job = await simcord_bot.storage.get_job(job_id(reply_of(started)))
     retry = [g for g in fake_agents.generations.values() if g.state == "completed"]
     assert job.state is JobState.COMPLETED and [job.provider_job_id] == [g.id for g in retry]
     assert "1 of 5 videos used" in await used_today(alice, channel)
@@ -247,8 +248,8 @@ async def test_moderation_is_not_refunded(simcord_env, world, fake_agents):
     fake_agents.fail_next_generation("content_moderated", "Prompt violated content guidelines")
     _, channel, alice, _ = world
     started = await alice.slash(channel, "video", prompt=PROMPT)
-    await advance_until(simcord_env, lambda: title(started.response) == "❌ Failed", step=1)
-    assert "Prompt violated content guidelines" in started.response.embeds[0].description
+    await advance_until(simcord_env, lambda: title(reply_of(started)) == "❌ Failed", step=1)
+    assert "Prompt violated content guidelines" in reply_of(started).embeds[0].description
     assert "1 of 5 videos used" in await used_today(alice, channel)
     assert len(fake_agents.requests_to("POST", "/generations")) == 1
 
@@ -258,20 +259,19 @@ async def test_an_exhausted_budget_is_refunded_and_logged_for_the_operator(simco
     fake_agents.fail_next_generation("budget_exhausted", "Ran out of funds mid-generation")
     _, channel, alice, _ = world
     started = await alice.slash(channel, "video", prompt=PROMPT)
-    await advance_until(simcord_env, lambda: title(started.response) == "❌ Failed", step=1)
-    assert "ran out of funds" in started.response.embeds[0].description
+    await advance_until(simcord_env, lambda: title(reply_of(started)) == "❌ Failed", step=1)
+    assert "ran out of funds" in reply_of(started).embeds[0].description
     assert "0 of 5 videos used" in await used_today(alice, channel)
     assert any(r.levelname == "ERROR" and "budget_exhausted" in r.getMessage() for r in caplog.records)
 
 
 async def test_an_upload_that_fails_charges_nothing_and_leaves_no_message(simcord_env, world, fake_agents, fake_luma):
-    """Files API down at /video time: an ephemeral answer, the "thinking…" message removed, nothing charged."""
+    """Files API down at /video time: the private placeholder says why, nothing public, nothing charged."""
     fake_agents.fail_next("POST", "/files", 400, {"detail": "Bad image data"})
     _, channel, alice, _ = world
-    await alice.slash(channel, "video", prompt=PROMPT, start_image=("s.png", PNG))
-    [answer] = [r for r in simcord_env.http_requests if r.method == "POST" and r.path.startswith("/webhooks/")]
-    assert answer.json["flags"] & 64 and "Bad image data" in answer.json["content"]  # ephemeral
-    assert [r.method for r in simcord_env.http_requests if "/messages/@original" in r.path] == ["DELETE"]
+    refused = await alice.slash(channel, "video", prompt=PROMPT, start_image=("s.png", PNG))
+    assert refused.ephemeral and "Bad image data" in refused.response.content and refused.followups == []
+    assert not [r for r in simcord_env.http_requests if r.method == "POST" and r.path.startswith("/webhooks/")]
     assert [m for m in channel.history() if m.author.bot] == []
     assert fake_agents.requests_to("POST", "/generations") == [] and fake_luma.requests_to("POST") == []
     assert "0 of 5 videos used" in await used_today(alice, channel)
@@ -299,8 +299,8 @@ async def test_a_deleted_result_is_reposted_days_later_through_a_fresh_link(simc
     fake_agents.expire_outputs()
     await simcord_env.advance_time(3 * 24 * 3600)
     shown = await alice.slash(channel, "job", id=1)
-    panel = shown.followups[-1] if shown.followups else shown.response
+    panel = shown.followups[-1] if shown.followups else reply_of(shown)
     clicked = await alice.click(panel.message, label="Re-post")
-    assert "Re-posted" in (clicked.followups[-1] if clicked.followups else clicked.response).content
+    assert "Re-posted" in (clicked.followups[-1] if clicked.followups else reply_of(clicked)).content
     [new] = results(channel)
     assert (await new.attachments[0].read())[4:8] == b"ftyp" and len(fake_agents.downloads) == 2

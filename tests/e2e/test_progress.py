@@ -8,7 +8,7 @@ import re
 import pytest
 
 from cogs._delivery import EDIT_INTERVAL
-from tests.e2e.helpers import advance_until, results, title
+from tests.e2e.helpers import advance_until, reply_of, results, title
 
 pytestmark = pytest.mark.simcord(settle_timeout=1)
 
@@ -39,8 +39,8 @@ async def test_eta_appears_once_the_bot_has_a_record_of_recent_jobs(simcord_env,
     _, channel, alice, _ = world
     first = await alice.slash(channel, "video", prompt=PROMPT)
     await simcord_env.advance_time(30)
-    assert title(first.response) == "🎬 Generating"
-    assert "left" not in first.response.embeds[0].description
+    assert title(reply_of(first)) == "🎬 Generating"
+    assert "left" not in reply_of(first).embeds[0].description
     fake_luma.set_state(next(iter(fake_luma.generations)), "completed")
     await advance_until(simcord_env, lambda: results(channel))
 
@@ -51,8 +51,8 @@ async def test_eta_appears_once_the_bot_has_a_record_of_recent_jobs(simcord_env,
     fake_luma.polls_to_complete = None
     current = await alice.slash(channel, "video", prompt=PROMPT)
     await simcord_env.advance_time(12)
-    description = current.response.embeds[0].description
-    assert title(current.response) == "🎬 Generating"
+    description = reply_of(current).embeds[0].description
+    assert title(reply_of(current)) == "🎬 Generating"
     match = re.search(r"about (?:(\d+)m )?(\d+)s left", description)
     assert match, description
     assert "▰" in description and "%" in description, "a progress bar from elapsed / typical"
@@ -66,7 +66,7 @@ async def test_provider_states_are_shown_in_plain_words(simcord_env, world, fake
     _, channel, alice, _ = world
     started = await alice.slash(channel, "video", prompt=PROMPT)
     await simcord_env.advance_time(10)
-    description = started.response.embeds[0].description
+    description = reply_of(started).embeds[0].description
     assert description.startswith("Generating") and "dreaming" not in description
 
 
@@ -81,7 +81,7 @@ async def test_status_edits_are_throttled(simcord_env, world, fake_luma):
     for _ in range(12):
         await simcord_env.advance_time(5)
     polls = len(fake_luma.requests_to("GET", "/generations/")) - polls_before
-    edits = len(status_patches(simcord_env, mark, started.response.id))
+    edits = len(status_patches(simcord_env, mark, reply_of(started).id))
     assert polls >= 18
     assert 0 < edits <= 60 / EDIT_INTERVAL + 1
 
@@ -102,4 +102,4 @@ async def test_no_webhook_edit_after_the_token_expired(simcord_env, world, fake_
     assert later, "the status message is still kept up to date"
     assert all(e.path.startswith("/channels/") for e in later), [e.path for e in later]
     assert not any(e.path.startswith("/webhooks/") for e in simcord_env.http_requests[mark:])
-    assert "elapsed" in started.response.embeds[0].description
+    assert "elapsed" in reply_of(started).embeds[0].description

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.helpers import advance_until, field, results
+from tests.e2e.helpers import advance_until, field, reply_of, results
 from tests.fakes.luma import FakeLuma
 from tests.fakes.onemin import FakeOneMin
 from tests.fakes.segmind import FakeSegmind
@@ -60,7 +60,7 @@ async def test_each_provider_delivers_an_mp4_with_only_its_key(simcord_env, simc
     assert simcord_bot.runner.primary.name == name
     assert simcord_bot.runner.primary.display_name in result.embeds[0].footer.text
     if name == "demo":
-        assert "demo" in started.response.embeds[0].footer.text.lower()
+        assert "demo" in reply_of(started).embeds[0].footer.text.lower()
     else:
         assert fake.requests, "the clip came through the gateway's own protocol"
 

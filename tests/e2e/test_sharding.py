@@ -6,7 +6,7 @@ import discord
 import pytest
 from discord.ext import commands
 
-from tests.e2e.helpers import advance_until, results
+from tests.e2e.helpers import advance_until, reply_of, results
 
 pytestmark = pytest.mark.simcord(settle_timeout=1)
 
@@ -22,7 +22,7 @@ async def test_sharded_bot_delivers_a_video(simcord_env, world, fake_luma):
     guild, channel, alice, _ = world
     assert bot.get_guild(guild.id) is not None
     started = await alice.slash(channel, "video", prompt=PROMPT)
-    assert not started.ephemeral
+    assert not reply_of(started).ephemeral
     await advance_until(simcord_env, lambda: results(channel))
     [result] = results(channel)
     assert result.attachments and isinstance(result, discord.Message)

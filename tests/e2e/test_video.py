@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.helpers import advance_until, bot_messages, field, results, title
+from tests.e2e.helpers import advance_until, bot_messages, field, reply_of, results, title
 
 pytestmark = pytest.mark.simcord(settle_timeout=1)
 
@@ -18,12 +18,12 @@ async def test_status_message_turns_into_inline_mp4(simcord_env, world, fake_lum
 
     callbacks = [r for r in simcord_env.http_requests if r.path.endswith("/callback")]
     assert callbacks and callbacks[0].json["type"] == 4, "the interaction is answered at once"
-    assert not result.ephemeral
-    assert title(result.response) in ("⏳ Queued", "📨 Sending", "🎬 Generating")
+    assert not reply_of(result).ephemeral
+    assert title(reply_of(result)) in ("⏳ Queued", "📨 Sending", "🎬 Generating")
 
     await advance_until(simcord_env, lambda: results(channel))
     [message] = results(channel)
-    assert message.id == result.response.id, "the status message itself became the result"
+    assert message.id == reply_of(result).id, "the status message itself became the result"
     assert len(bot_messages(channel)) == 1, "never a new message per update"
     [attachment] = message.attachments
     assert attachment.filename.endswith(".mp4")
@@ -43,7 +43,7 @@ async def test_generating_status_shows_elapsed_and_provider_words(simcord_env, w
     _, channel, alice, _ = world
     result = await alice.slash(channel, "video", prompt=FOX)
     await simcord_env.advance_time(30)
-    status = result.response  # re-read from the simulated server on every access
+    status = reply_of(result)  # re-read from the simulated server on every access
     assert title(status) == "🎬 Generating"
     assert "elapsed" in status.embeds[0].description
     assert [c["label"] for row in status.components for c in row["components"]] == ["Cancel"]
@@ -96,9 +96,9 @@ async def test_impossible_requests_are_refused_before_charging(simcord_env, worl
     _, channel, alice, _ = world
     options = {"prompt": FOX, **options}
     result = await alice.slash(channel, "video", **options)
-    assert result.ephemeral
-    assert says in result.response.content
-    assert "Nothing was charged" in result.response.content
+    assert reply_of(result).ephemeral
+    assert says in reply_of(result).content
+    assert "Nothing was charged" in reply_of(result).content
     assert fake_luma.requests_to("POST", "/generations") == []
     quota = await alice.slash(channel, "quota")
-    assert "0 of 5 videos used" in quota.response.embeds[0].description
+    assert "0 of 5 videos used" in reply_of(quota).embeds[0].description

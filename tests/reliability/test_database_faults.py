@@ -9,7 +9,7 @@ import logging
 
 import pytest
 
-from tests.e2e.helpers import advance_until, results
+from tests.e2e.helpers import advance_until, reply_of, results
 from tests.reliability.helpers import jobs
 
 pytestmark = pytest.mark.simcord(settle_timeout=1)
@@ -42,4 +42,4 @@ async def test_a_failing_write_is_retried_and_the_job_completes_once_the_databas
     [row] = jobs(bot_env)
     assert row["cost"] == 1 and row["result_message_id"]
     again = await alice.slash(channel, "video", prompt=PROMPT + " again")
-    assert not again.ephemeral, "the concurrent slot (QUOTA_CONCURRENT=1) was given back"
+    assert not reply_of(again).ephemeral, "the concurrent slot (QUOTA_CONCURRENT=1) was given back"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.helpers import advance_until, results, title
+from tests.e2e.helpers import advance_until, reply_of, results, title
 from tests.reliability.helpers import all_terminal, jobs
 
 pytestmark = pytest.mark.simcord(settle_timeout=1)
@@ -25,16 +25,16 @@ def followup_texts(result) -> list[str]:
 async def test_upload_refused_as_too_large_posts_the_link(simcord_env, simcord_bot, bot_env, world, fake_luma):
     """A 413/40005 on the upload makes the bot post the provider's link instead; the job completes."""
     _, channel, alice, _ = world
-    simcord_env.inject_error("PATCH", "/webhooks/*/messages/@original", status=413, code=40005, times=None)
+    simcord_env.inject_error("PATCH", "/webhooks/*/messages/*", status=413, code=40005, times=None)
     started = await alice.slash(channel, "video", prompt=PROMPT)
     await wait_for_generation(simcord_env, fake_luma)
     simcord_env.backend.faults.clear()
     # From here on only the upload is refused: the bot's first try carries the file.
-    simcord_env.inject_error("PATCH", "/webhooks/*/messages/@original", status=413, code=40005, times=1)
+    simcord_env.inject_error("PATCH", "/webhooks/*/messages/*", status=413, code=40005, times=1)
     fake_luma.polls_to_complete = 0  # the next poll completes it (status edits before it must not eat the fault)
     await advance_until(simcord_env, lambda: all_terminal(bot_env))
     [result] = results(channel)
-    assert result.id == started.response.id
+    assert result.id == reply_of(started).id
     assert result.attachments == [] and "/assets/" in result.content
     assert [row["state"] for row in jobs(bot_env)] == ["completed"]
 
@@ -99,7 +99,7 @@ async def test_channel_deleted_mid_job_ends_cleanly_and_is_recorded(
     other = world[0].create_text_channel("other")
     again = await bob.slash(other, "video", prompt=PROMPT)
     await advance_until(simcord_env, lambda: results(other))
-    assert title(again.response) == "🎬 Your video is ready"
+    assert title(reply_of(again)) == "🎬 Your video is ready"
 
 
 async def test_rate_limited_status_edits_are_skipped_and_the_result_still_arrives(
@@ -113,5 +113,5 @@ async def test_rate_limited_status_edits_are_skipped_and_the_result_still_arrive
     await advance_until(simcord_env, lambda: all_terminal(bot_env))
     assert not simcord_env.backend.faults, "all three 429s were met by status edits"
     [result] = results(channel)
-    assert result.id == started.response.id and result.attachments
+    assert result.id == reply_of(started).id and result.attachments
     assert [row["state"] for row in jobs(bot_env)] == ["completed"]

@@ -11,7 +11,7 @@ import simcord
 import simcord.interactions
 
 from tests import simcord_limits
-from tests.e2e.helpers import advance_until, results
+from tests.e2e.helpers import advance_until, reply_of, results
 from tests.reliability.helpers import all_terminal, jobs
 
 pytestmark = pytest.mark.simcord(settle_timeout=1)
@@ -33,7 +33,7 @@ def modified_client(monkeypatch):
 
 
 def text_of(result) -> str:
-    shown = result.followups[-1] if result.followups else result.response
+    shown = result.followups[-1] if result.followups else reply_of(result)
     return (shown.content or "") + " ".join(e.description or "" for e in shown.embeds)
 
 
@@ -52,7 +52,7 @@ async def test_long_camera_text_is_refused_before_the_provider_is_paid(
     _, channel, alice, _ = world
     refused = await alice.slash(channel, "video", prompt=PROMPT, camera="slow spiral " * 100)
     await simcord_env.advance_time(60)
-    assert refused.ephemeral and "at most 100 characters" in text_of(refused)
+    assert reply_of(refused).ephemeral and "at most 100 characters" in text_of(refused)
     assert fake_luma.create_count == 0, "the provider was never asked (nothing billed)"
     assert jobs(bot_env) == [] and results(channel) == []
 
@@ -69,7 +69,7 @@ async def test_every_free_text_option_is_capped_in_code(
     _, channel, alice, _ = world
     options = {"prompt": PROMPT, option: value}
     refused = await alice.slash(channel, "video", **options)
-    assert refused.ephemeral and str(cap) in text_of(refused)
+    assert reply_of(refused).ephemeral and str(cap) in text_of(refused)
     assert fake_luma.create_count == 0 and jobs(bot_env) == []
 
 
@@ -91,7 +91,7 @@ async def test_a_blocklist_pattern_past_its_cap_is_refused_in_code(simcord_env, 
     admin = guild.add_member(simcord_env.create_user("root"), roles=[role])
     for sub in ("add", "remove"):
         answer = await admin.slash(channel, f"videoadmin blocklist {sub}", pattern="spam " * 600)
-        assert answer.ephemeral and "200 characters" in text_of(answer)
+        assert reply_of(answer).ephemeral and "200 characters" in text_of(answer)
     assert await simcord_bot.storage.blocklist(guild.id) == []
     assert simcord_limits.refusals(simcord_env.backend) == []
 
@@ -103,10 +103,10 @@ async def test_the_longest_inputs_fit_everywhere_they_are_rendered(simcord_env, 
     started = await alice.slash(channel, "video", prompt=WIDE * 4800, camera=WIDE * 100)
     await advance_until(simcord_env, lambda: all_terminal(bot_env))
     [result] = results(channel)
-    assert result.id == started.response.id and result.attachments
+    assert result.id == reply_of(started).id and result.attachments
     for command, options in (("job", {"id": 1}), ("history", {}), ("quota", {})):
         shown = await alice.slash(channel, command, **options)
-        assert shown.ephemeral and text_of(shown) is not None
+        assert reply_of(shown).ephemeral and text_of(shown) is not None
     assert simcord_limits.refusals(simcord_env.backend) == []
     assert [row["state"] for row in jobs(bot_env)] == ["completed"]
 
@@ -119,8 +119,8 @@ async def test_a_long_channel_list_fits_in_one_message(simcord_env, simcord_bot,
     for n in range(120):
         await simcord_bot.storage.set_channel_rule(guild.id, 10**18 + n, True)
     answer = await admin.slash(channel, "videoadmin channels list")
-    assert answer.ephemeral and answer.response.content.startswith("/video works only in:")
-    assert len(answer.response.content) == 2000 and answer.response.content.endswith("…")
+    assert reply_of(answer).ephemeral and reply_of(answer).content.startswith("/video works only in:")
+    assert len(reply_of(answer).content) == 2000 and reply_of(answer).content.endswith("…")
     assert simcord_limits.refusals(simcord_env.backend) == []
 
 
@@ -140,11 +140,11 @@ async def test_a_result_discord_refuses_is_posted_as_a_minimal_message(
     _, channel, alice, _ = world
     fake_luma.polls_to_complete = None
     started = await alice.slash(channel, "video", prompt=PROMPT)
-    await wait_then_refuse_the_result(simcord_env, fake_luma, "/webhooks/*/messages/@original")
+    await wait_then_refuse_the_result(simcord_env, fake_luma, "/webhooks/*/messages/*")
     await advance_until(simcord_env, lambda: all_terminal(bot_env))
     assert not simcord_env.backend.faults, "the refusal was met by the result"
     [result] = results(channel)
-    assert result.id == started.response.id and result.attachments
+    assert result.id == reply_of(started).id and result.attachments
     assert (await result.attachments[0].read())[4:8] == b"ftyp"
     assert "job #1" in result.content and result.embeds[0].footer.text == "job #1"
     [row] = jobs(bot_env)
@@ -190,7 +190,7 @@ async def test_an_edited_prompt_past_the_cap_is_refused_before_charging(simcord_
     for box in text_inputs(shown._interaction.modal):  # simcord's copy, which it checks: a modified client ignores it
         box.pop("max_length")
     refused = await alice.submit_modal(shown, {first["custom_id"]: "x" * 4000, more["custom_id"]: "y" * 1500})
-    assert refused.ephemeral and "5000 characters" in text_of(refused)
+    assert reply_of(refused).ephemeral and "5000 characters" in text_of(refused)
     assert len(jobs(bot_env)) == 1 and fake_luma.create_count == 1
 
 
@@ -200,7 +200,7 @@ async def test_a_cost_weight_for_an_option_not_offered_is_refused_in_code(simcor
     role = guild.create_role("Admins", permissions=discord.Permissions(manage_guild=True))
     admin = guild.add_member(simcord_env.create_user("root"), roles=[role])
     answer = await admin.slash(channel, "videoadmin limits weight", option="9s" * 1500, units=3)
-    assert answer.ephemeral and "Nothing was changed" in text_of(answer)
+    assert reply_of(answer).ephemeral and "Nothing was changed" in text_of(answer)
     assert await simcord_bot.storage.cost_weights(guild.id) == {}
     assert simcord_limits.refusals(simcord_env.backend) == []
 
@@ -226,7 +226,7 @@ async def test_a_link_longer_than_a_message_is_attached_whole(
     fake_luma.polls_to_complete = None
     await alice.slash(channel, "video", prompt=PROMPT)
     await advance_until(simcord_env, lambda: fake_luma.generations, step=1)
-    simcord_env.inject_error("PATCH", "/webhooks/*/messages/@original", status=413, code=40005, times=1)
+    simcord_env.inject_error("PATCH", "/webhooks/*/messages/*", status=413, code=40005, times=1)
     fake_luma.polls_to_complete = 0
     await advance_until(simcord_env, lambda: all_terminal(bot_env))
     [result] = results(channel)

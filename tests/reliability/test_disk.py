@@ -14,7 +14,7 @@ import pytest
 
 from bot import media
 from bot.errors import DiskFullError
-from tests.e2e.helpers import advance_until, title
+from tests.e2e.helpers import advance_until, reply_of, title
 from tests.reliability.helpers import all_terminal, jobs
 
 pytestmark = pytest.mark.simcord(settle_timeout=1)
@@ -84,8 +84,8 @@ async def test_a_full_disk_during_the_download_says_so_logs_it_and_refunds(
     await advance_until(simcord_env, lambda: all_terminal(bot_env), step=5)
     [row] = jobs(bot_env)
     assert row["state"] == "failed" and row["cost"] == 0, row
-    assert title(started.response) == "❌ Failed"
-    shown = started.response.embeds[0].description
+    assert title(reply_of(started)) == "❌ Failed"
+    shown = reply_of(started).embeds[0].description
     assert "the bot's disk is full" in shown and "refunded" in shown
     assert any("disk is full" in record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR)
     assert not list((Path(bot_env["DATA_DIR"]) / "tmp").glob("reel-*"))

@@ -11,7 +11,7 @@ from yarl import URL
 
 from bot import media
 from bot.netguard import UnsafeUrlError, UrlPolicy, is_public_address, open_download_session
-from tests.e2e.helpers import advance_until, title
+from tests.e2e.helpers import advance_until, reply_of, title
 from tests.reliability.helpers import all_terminal, jobs
 
 MP4 = b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 1000
@@ -99,7 +99,7 @@ async def test_the_bot_refuses_a_result_url_on_a_local_address(simcord_env, simc
     await advance_until(simcord_env, lambda: all_terminal(bot_env), step=5)
     [row] = jobs(bot_env)
     assert row["state"] == "failed" and row["cost"] == 0, row
-    assert title(started.response) == "❌ Failed"
-    assert "could not be downloaded" in started.response.embeds[0].description
+    assert title(reply_of(started)) == "❌ Failed"
+    assert "could not be downloaded" in reply_of(started).embeds[0].description
     assert fake_luma.requests_to("GET", "/assets") == [], "the clip was never fetched"
 

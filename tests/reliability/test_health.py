@@ -7,7 +7,7 @@ import json
 import aiohttp
 import pytest
 
-from tests.e2e.helpers import advance_until, results
+from tests.e2e.helpers import advance_until, reply_of, results
 
 pytestmark = [pytest.mark.simcord(settle_timeout=1), pytest.mark.bot_env(HEALTH_PORT="0", QUOTA_DAILY="1")]
 
@@ -59,7 +59,7 @@ async def test_metrics_count_jobs_latency_refusals_and_discord_errors(simcord_en
     await alice.slash(channel, "video", prompt=PROMPT)
     await advance_until(simcord_env, lambda: results(channel))
     refused = await alice.slash(channel, "video", prompt=PROMPT)
-    assert refused.ephemeral
+    assert reply_of(refused).ephemeral
 
     status, text, headers = await get(simcord_bot, "/metrics")
     assert status == 200 and headers["Content-Type"].startswith("text/plain; version=0.0.4")

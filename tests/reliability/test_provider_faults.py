@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from bot.errors import ProviderTimeoutError
-from tests.e2e.helpers import advance_until, results, title
+from tests.e2e.helpers import advance_until, reply_of, results, title
 from tests.fakes.luma import FakeLuma
 from tests.reliability.core import RecordingObserver, open_core
 from tests.reliability.helpers import all_terminal, jobs
@@ -70,8 +70,8 @@ async def test_a_provider_fault_ends_the_job_clearly_refunds_and_the_runner_live
     await advance_until(simcord_env, lambda: all_terminal(bot_env), step=5)
     [row] = jobs(bot_env)
     assert row["state"] == "failed" and row["cost"] == 0, row
-    assert title(started.response) == FAILED
-    shown = started.response.embeds[0].description
+    assert title(reply_of(started)) == FAILED
+    shown = reply_of(started).embeds[0].description
     assert expected in shown and "refunded" in shown
     assert simcord_bot.runner.alive
 
@@ -100,9 +100,9 @@ async def test_thirty_percent_of_requests_failing_with_5xx(simcord_env, simcord_
     assert len(failed) == len(create_faults) and poll_faults, "only creates fail jobs; polls are retried"
     assert all(r["cost"] == 0 for r in failed) and all(r["cost"] == 1 for r in completed)
     for result in started:
-        text = result.response.embeds[0].description or ""
-        assert title(result.response) in (FAILED, "🎬 Your video is ready")
-        if title(result.response) == FAILED:
+        text = reply_of(result).embeds[0].description or ""
+        assert title(reply_of(result)) in (FAILED, "🎬 Your video is ready")
+        if title(reply_of(result)) == FAILED:
             assert "unavailable" in text and "refunded" in text
     assert len(results(channel)) == len(completed) == len({r["result_message_id"] for r in completed})
     assert simcord_bot.runner.alive

@@ -7,7 +7,7 @@ from __future__ import annotations
 import discord
 import pytest
 
-from tests.e2e.helpers import advance_until, results
+from tests.e2e.helpers import advance_until, reply_of, results
 from tests.reliability.helpers import all_terminal, jobs
 
 pytestmark = pytest.mark.simcord(settle_timeout=1)
@@ -18,7 +18,7 @@ SHOWN = discord.PermissionOverwrite(view_channel=True)
 
 
 def answer(result):
-    return result.followups[-1] if result.followups else result.response
+    return result.followups[-1] if result.followups else reply_of(result)
 
 
 def text_of(result) -> str:
