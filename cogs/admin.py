@@ -78,7 +78,7 @@ class Admin(LimitsCommands, RulesCommands, IdeaCommands, commands.GroupCog, grou
         await interaction.response.defer(ephemeral=True, thinking=True)
         cancelled = await self.bot.runner.cancel(job) if self.bot.runner else None
         if cancelled is None:
-            await interaction.followup.send(f"Too late: job #{job} finished before it could be cancelled.", ephemeral=True)
+            await interaction.edit_original_response(content=f"Too late: job #{job} finished before it could be cancelled.")
             return
         video = self.bot.get_cog("Video")
         if video is not None:
@@ -90,7 +90,7 @@ class Admin(LimitsCommands, RulesCommands, IdeaCommands, commands.GroupCog, grou
             else:
                 embed = _render.ended_embed(cancelled, text, observer.provider_name(cancelled))
                 await observer.edit_status(cancelled, embed=embed, view=None)
-        await interaction.followup.send(f"Job #{job} of <@{found.user_id}> cancelled and refunded.", ephemeral=True)
+        await interaction.edit_original_response(content=f"Job #{job} of <@{found.user_id}> cancelled and refunded.")
 
     @app_commands.command(name="forget", description="Delete a member's video history and refusals in this server")
     @app_commands.describe(user="The member whose data to delete (their unfinished jobs are cancelled first)")
@@ -103,11 +103,11 @@ class Admin(LimitsCommands, RulesCommands, IdeaCommands, commands.GroupCog, grou
             if self.bot.runner is not None:
                 await self.bot.runner.cancel(job.id)
         jobs, refusals = await self._store.forget_user(guild_id, user.id)
-        await interaction.followup.send(
-            f"Deleted {jobs} job(s) and {refusals} refused request(s) of {user.mention} ({len(active)} cancelled first). "
-            "Limits or a block set for them stay; remove them with /videoadmin limits.",
-            ephemeral=True, allowed_mentions=discord.AllowedMentions.none(),
-        )  # fmt: skip
+        await interaction.edit_original_response(
+            content=f"Deleted {jobs} job(s) and {refusals} refused request(s) of {user.mention} ({len(active)} cancelled "
+            "first). Limits or a block set for them stay; remove them with /videoadmin limits.",
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
 
 
 async def _reply(interaction: discord.Interaction, text: str) -> None:

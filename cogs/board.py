@@ -57,7 +57,7 @@ class Board(commands.Cog):
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         message_id = await self.keeper.refresh(idea_id, repost=True)
-        await interaction.followup.send("Board posted below." if message_id else NO_BOARD, ephemeral=True)
+        await interaction.edit_original_response(content="Board posted below." if message_id else NO_BOARD)
 
     async def clicked(self, interaction: discord.Interaction, action: str, job_id: int) -> None:
         try:

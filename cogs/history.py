@@ -142,7 +142,7 @@ class History(commands.Cog):
         if deleted and (interaction.user.id == job.user_id or is_server_admin(interaction)):
             view = discord.ui.View(timeout=None)
             view.add_item(RepostButton(job.id))
-        await interaction.followup.send(embed=embed, view=view or discord.utils.MISSING, ephemeral=True)
+        await interaction.edit_original_response(embed=embed, view=view)
 
     def _position(self, job: Job) -> int | None:
         return self.bot.runner.position(job.id) if self.bot.runner and job.state is JobState.QUEUED else None
@@ -172,15 +172,16 @@ class History(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         if not await self._result_missing(job):
             link = message_link(job, job.result_message_id)
-            await interaction.followup.send(f"The video is still there: {link}", ephemeral=True)
+            await interaction.edit_original_response(content=f"The video is still there: {link}")
             return
         message = await self._post_again(interaction, job)
         if message is None:
-            await interaction.followup.send("The video's link at the provider has expired, so it can't be re-posted. "
-                                            "Make it again with /video.", ephemeral=True)  # fmt: skip
+            await interaction.edit_original_response(
+                content="The video's link at the provider has expired, so it can't be re-posted. Make it again with /video."
+            )
             return
         await self.bot.storage.update_job(job.id, result_message_id=message.id, channel_id=message.channel.id)  # type: ignore[union-attr]
-        await interaction.followup.send(f"Re-posted: {message.jump_url}", ephemeral=True)
+        await interaction.edit_original_response(content=f"Re-posted: {message.jump_url}")
 
     async def _fresh_link(self, job: Job) -> str:
         """The stored link, or where the provider's links expire (Luma Agents: an hour) a fresh one from
