@@ -1,0 +1,106 @@
+"""Reading simcord's record of the bot's REST calls for bench/bench_burst.py: who could see what an interaction's
+answers showed, and how often each message was edited. Pure functions over (method, path, json) triples, in the
+order the bot made the calls.
+
+Visibility follows Discord's rules (as simcord 3.2.1 models them): a type-4 or type-5 callback creates the
+interaction's original message, public unless its flags carry 64 (EPHEMERAL); a type-5 original shows
+"thinking…" until completed, and while it does, a follow-up POST is an edit of it (the original's flag wins);
+after that each follow-up POST is a message of its own, public unless flagged 64. Edits and deletions change no
+one's view of whether something was shown: a public message deleted later was still seen.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+EPHEMERAL = 64
+MESSAGE, DEFERRED = 4, 5
+
+Call = tuple[str, str, Any]  # method, path, json body (None when there is none)
+
+
+def interaction_token(path: str, tokens: Mapping[str, str]) -> str | None:
+    """The interaction (its id) whose token appears in an /interactions/… or /webhooks/… path."""
+    for segment in path.split("/"):
+        if segment in tokens:
+            return tokens[segment]
+    return None
+
+
+def by_interaction(calls: Iterable[Call], tokens: Mapping[str, str]) -> dict[str, list[Call]]:
+    """Calls grouped by the interaction (id) they answer; `tokens` maps each interaction token to its id."""
+    grouped: dict[str, list[Call]] = {}
+    for call in calls:
+        owner = interaction_token(call[1], tokens)
+        if owner is not None:
+            grouped.setdefault(owner, []).append(call)
+    return grouped
+
+
+def _flags(body: Any, nested: bool) -> int:
+    if not isinstance(body, dict):
+        return 0
+    data = (body.get("data") or {}) if nested else body
+    try:
+        return int(data.get("flags") or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def public_shown(calls: Iterable[Call]) -> list[str]:
+    """What these calls (one interaction's, in order) showed to the whole channel: [] when nothing public."""
+    shown: list[str] = []
+    loading = False
+    for method, path, body in calls:
+        segments = path.strip("/").split("/")
+        if method == "POST" and segments[0] == "interactions" and segments[-1] == "callback":
+            kind = body.get("type") if isinstance(body, dict) else None
+            if kind in (MESSAGE, DEFERRED):
+                if not _flags(body, nested=True) & EPHEMERAL:
+                    shown.append("public 'thinking…'" if kind == DEFERRED else "public answer")
+                loading = kind == DEFERRED
+        elif segments[0] == "webhooks" and len(segments) == 3 and method == "POST":
+            if loading:
+                loading = False  # completes the original: its own flag decides, counted above
+            elif not _flags(body, nested=False) & EPHEMERAL:
+                shown.append("public follow-up")
+        elif segments[0] == "webhooks" and segments[-1] == "@original" and method == "PATCH":
+            loading = False
+    return shown
+
+
+def mentions(calls: Iterable[Call], user_ids: set[int]) -> Counter[int]:
+    """Channel messages (POST /channels/…/messages) mentioning each of `user_ids`."""
+    found: Counter[int] = Counter()
+    for method, path, body in calls:
+        segments = path.strip("/").split("/")
+        if method != "POST" or segments[0] != "channels" or segments[-1] != "messages" or not isinstance(body, dict):
+            continue
+        content = str(body.get("content") or "")
+        for user_id in user_ids:
+            if f"<@{user_id}>" in content or f"<@!{user_id}>" in content:
+                found[user_id] += 1
+    return found
+
+
+def edits_by_message(calls: Iterable[Call], originals: Mapping[str, int | None]) -> Counter[int]:
+    """PATCHes per message id, whichever route edited it: /channels/{c}/messages/{id},
+    /webhooks/{app}/{token}/messages/{id}, or …/messages/@original (resolved through `originals`: interaction
+    token → the id of that interaction's original message)."""
+    edits: Counter[int] = Counter()
+    for method, path, _ in calls:
+        if method != "PATCH":
+            continue
+        segments = path.strip("/").split("/")
+        if len(segments) == 4 and segments[0] == "channels" and segments[2] == "messages":
+            edits[int(segments[3])] += 1
+        elif len(segments) == 5 and segments[0] == "webhooks" and segments[3] == "messages":
+            if segments[4] == "@original":
+                original = originals.get(segments[2])
+                if original is not None:
+                    edits[original] += 1
+            elif segments[4].isdigit():
+                edits[int(segments[4])] += 1
+    return edits
