@@ -1,6 +1,6 @@
 """Reading simcord's record of the bot's REST calls for bench/bench_burst.py: who could see what an interaction's
-answers showed, and how often each message was edited. Pure functions over (method, path, json) triples, in the
-order the bot made the calls.
+answers showed, and how often each message was edited. Pure functions over (method, path, json, when) calls, in the
+order the bot made them (`when`: time.perf_counter() as the call entered simcord's router).
 
 Visibility follows Discord's rules (as simcord 3.2.1 models them): a type-4 or type-5 callback creates the
 interaction's original message, public unless its flags carry 64 (EPHEMERAL); a type-5 original shows
@@ -17,8 +17,9 @@ from typing import Any
 
 EPHEMERAL = 64
 MESSAGE, DEFERRED = 4, 5
+PUBLIC_THINKING = "public 'thinking…'"
 
-Call = tuple[str, str, Any]  # method, path, json body (None when there is none)
+Call = tuple[str, str, Any, float]  # method, path, json body (None when there is none), when
 
 
 def interaction_token(path: str, tokens: Mapping[str, str]) -> str | None:
@@ -49,32 +50,58 @@ def _flags(body: Any, nested: bool) -> int:
         return 0
 
 
-def public_shown(calls: Iterable[Call]) -> list[str]:
-    """What these calls (one interaction's, in order) showed to the whole channel: [] when nothing public."""
-    shown: list[str] = []
+def public_shown(calls: Iterable[Call]) -> list[tuple[float, str]]:
+    """What these calls (one interaction's, in order) showed to the whole channel, and when: [] when nothing."""
+    shown: list[tuple[float, str]] = []
     loading = False
-    for method, path, body in calls:
+    for method, path, body, when in calls:
         segments = path.strip("/").split("/")
         if method == "POST" and segments[0] == "interactions" and segments[-1] == "callback":
             kind = body.get("type") if isinstance(body, dict) else None
             if kind in (MESSAGE, DEFERRED):
                 if not _flags(body, nested=True) & EPHEMERAL:
-                    shown.append("public 'thinking…'" if kind == DEFERRED else "public answer")
+                    shown.append((when, PUBLIC_THINKING if kind == DEFERRED else "public answer"))
                 loading = kind == DEFERRED
         elif segments[0] == "webhooks" and len(segments) == 3 and method == "POST":
             if loading:
                 loading = False  # completes the original: its own flag decides, counted above
             elif not _flags(body, nested=False) & EPHEMERAL:
-                shown.append("public follow-up")
+                shown.append((when, "public follow-up"))
         elif segments[0] == "webhooks" and segments[-1] == "@original" and method == "PATCH":
             loading = False
     return shown
 
 
+def public_content_at(calls: Iterable[Call]) -> float | None:
+    """When these calls (one interaction's) first showed the channel a message with content: a public answer, a
+    public follow-up, or the completion of a public "thinking…" (which itself has none). None if never."""
+    loading = original_public = False
+    for method, path, body, when in calls:
+        segments = path.strip("/").split("/")
+        if method == "POST" and segments[0] == "interactions" and segments[-1] == "callback":
+            kind = body.get("type") if isinstance(body, dict) else None
+            original_public = kind in (MESSAGE, DEFERRED) and not _flags(body, nested=True) & EPHEMERAL
+            if kind == MESSAGE and original_public:
+                return when
+            loading = kind == DEFERRED
+        elif segments[0] == "webhooks" and len(segments) == 3 and method == "POST":
+            if loading:
+                loading = False
+                if original_public:
+                    return when
+            elif not _flags(body, nested=False) & EPHEMERAL:
+                return when
+        elif segments[0] == "webhooks" and segments[-1] == "@original" and method == "PATCH" and loading:
+            loading = False
+            if original_public:
+                return when
+    return None
+
+
 def mentions(calls: Iterable[Call], user_ids: set[int]) -> Counter[int]:
     """Channel messages (POST /channels/…/messages) mentioning each of `user_ids`."""
     found: Counter[int] = Counter()
-    for method, path, body in calls:
+    for method, path, body, _ in calls:
         segments = path.strip("/").split("/")
         if method != "POST" or segments[0] != "channels" or segments[-1] != "messages" or not isinstance(body, dict):
             continue
@@ -90,7 +117,7 @@ def edits_by_message(calls: Iterable[Call], originals: Mapping[str, int | None])
     /webhooks/{app}/{token}/messages/{id}, or …/messages/@original (resolved through `originals`: interaction
     token → the id of that interaction's original message)."""
     edits: Counter[int] = Counter()
-    for method, path, _ in calls:
+    for method, path, _, _ in calls:
         if method != "PATCH":
             continue
         segments = path.strip("/").split("/")

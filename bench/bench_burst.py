@@ -52,7 +52,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-from _burst_calls import by_interaction, edits_by_message, mentions, public_shown  # noqa: E402
+from _burst_calls import Call, by_interaction, edits_by_message, mentions, public_content_at, public_shown  # noqa: E402
 from bench_foundation import RESULT_PREFIX, git_state, percentile  # noqa: E402
 
 LUMA_KEY = "luma-bench-burst-0123456789"
@@ -120,7 +120,7 @@ class Rest:
 
     def __init__(self) -> None:
         self.acked: dict[str, float] = {}
-        self.calls: list[tuple[str, str, Any]] = []
+        self.calls: list[Call] = []
         self.patch_at: list[float] = []  # virtual time of every PATCH (edits per second)
 
     def install(self) -> None:
@@ -129,9 +129,10 @@ class Rest:
         original = router.dispatch
 
         def stamped(backend, method, path, **kwargs):
+            now = time.perf_counter()
             if method == "POST" and path.endswith("/callback") and path.startswith("/interactions/"):
-                self.acked.setdefault(path.split("/")[2], time.perf_counter())
-            self.calls.append((method, path, kwargs.get("json")))
+                self.acked.setdefault(path.split("/")[2], now)
+            self.calls.append((method, path, kwargs.get("json"), now))
             if method == "PATCH":
                 self.patch_at.append(backend.clock.elapsed)
             return original(backend, method, path, **kwargs)
@@ -219,6 +220,16 @@ def ack_figures(dispatched: dict[str, float]) -> dict[str, Any]:
     return figures
 
 
+def status_p99(dispatched: dict[str, float], payloads) -> float | None:
+    """p99 of emit → the channel sees the request's status (a message with content, not a bare "thinking…");
+    None for a bot that never shows one (the floor)."""
+    grouped = by_interaction(REST.calls, {token: i for i, token, _ in payloads})
+    shown = {i: public_content_at(grouped.get(i, [])) for i in dispatched}
+    if all(at is None for at in shown.values()):
+        return None
+    return percentile([(at - dispatched[i]) * 1000 if at is not None else float("inf") for i, at in shown.items()], 99)
+
+
 def job_rows(db: Path) -> list[dict[str, Any]]:
     with contextlib.closing(sqlite3.connect(db)) as conn:
         conn.row_factory = sqlite3.Row
@@ -249,6 +260,7 @@ async def one_burst(kind: str, count: int, luma_url: str, data: Path, drain: boo
         await settle(env)
         figures["done_s"] = time.perf_counter() - started
         figures["gc_objects"] = len(gc.get_objects())
+        figures["status_p99_ms"] = status_p99(dispatched, payloads)
         if drain:
             figures.update(await drain_jobs(env, data / "reelbot.db", payloads, warm.id, [u.id for u in users]))
         await bot.close()
@@ -321,7 +333,7 @@ async def refusal_burst(luma_url: str, data: Path) -> dict[str, Any]:
             if why[user_id] == "accepted":
                 public_accepted += bool(shown) and jobs[user_id] == 1
                 continue
-            seen.update(shown)
+            seen.update(what for _, what in shown)
             seen.update(["channel message mentioning them"] * in_channel[user_id])
         figures.update(
             refused=len(refused_users), refused_seen=sum(seen.values()), seen_how=dict(seen),
@@ -408,7 +420,7 @@ def run_others() -> list[Row]:
 
 
 def spread(values: list[float], fmt: str = "{:,.0f}") -> str:
-    finite = [v for v in values if v == v]
+    finite = [v for v in values if v is not None and v == v]
     if not finite:
         return "n/a"
     low, mid, high = min(finite), statistics.median(finite), max(finite)
@@ -444,6 +456,10 @@ def reelbot_rows(runs: list[dict[str, Any]], bursts: list[int]) -> list[Row]:
         (f"accepted requests shown publicly, of {accepted} (sanity)", spread(public), str(accepted),
          "met" if min(public) == accepted else "NOT met"),
     ]  # fmt: skip
+    for count in bursts:
+        per = {kind: [run["bursts"][str(count)][kind]["status_p99_ms"] for run in runs] for kind in ("reelbot", "reference")}
+        rows.append((f"public status shown, p99 ms, {count}-burst (reference: {spread(per['reference'])})",
+                     spread(per["reelbot"]), "—", ""))  # fmt: skip
     for count in (c for c in DRAINED if c in bursts):
         drained = [run["bursts"][str(count)]["reelbot"] for run in runs]
         lost = [d["jobs_lost"] + d["acked_then_lost"] for d in drained]
@@ -501,6 +517,7 @@ def summary(runs: list[dict[str, Any]], bursts: list[int]) -> dict[str, Any]:
             r["p99_ms"] / f["p99_ms"] for r, f in zip(per["reelbot"], per["floor"], strict=True)
         )
         figures[f"reelbot_over_3s_{count}"] = max(b["over_3s"] for b in per["reelbot"])
+        figures[f"reelbot_status_p99_ms_{count}"] = statistics.median(b["status_p99_ms"] for b in per["reelbot"])
         if count in DRAINED:
             figures[f"edits_per_job_{count}"] = statistics.median(b["edits_per_job_mean"] for b in per["reelbot"])
             figures[f"lost_{count}"] = max(b["jobs_lost"] + b["acked_then_lost"] for b in per["reelbot"])
