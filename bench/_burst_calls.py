@@ -98,6 +98,21 @@ def public_content_at(calls: Iterable[Call]) -> float | None:
     return None
 
 
+def answered(calls: Iterable[Call]) -> bool:
+    """Whether the requester got an answer with content (to anyone's eyes): a type-4 callback, a follow-up, or
+    an edit of the original. A bare "thinking…" (or one deleted unanswered) is no answer."""
+    for method, path, body, _ in calls:
+        segments = path.strip("/").split("/")
+        if method == "POST" and segments[0] == "interactions" and segments[-1] == "callback":
+            if isinstance(body, dict) and body.get("type") == MESSAGE:
+                return True
+        elif segments[0] == "webhooks" and (
+            (method == "POST" and len(segments) == 3) or (method == "PATCH" and segments[-1] == "@original")
+        ):
+            return True
+    return False
+
+
 def mentions(calls: Iterable[Call], user_ids: set[int]) -> Counter[int]:
     """Channel messages (POST /channels/…/messages) mentioning each of `user_ids`."""
     found: Counter[int] = Counter()

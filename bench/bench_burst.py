@@ -52,7 +52,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-from _burst_calls import Call, by_interaction, edits_by_message, mentions, public_content_at, public_shown  # noqa: E402
+from _burst_calls import Call, answered, by_interaction, edits_by_message, mentions, public_content_at, public_shown  # noqa: E402
 from bench_foundation import RESULT_PREFIX, git_state, percentile  # noqa: E402
 
 LUMA_KEY = "luma-bench-burst-0123456789"
@@ -327,16 +327,18 @@ async def refusal_burst(luma_url: str, data: Path) -> dict[str, Any]:
         refused_users = {u for u, reason in why.items() if reason != "accepted"}
         in_channel = mentions(calls, refused_users)
         seen: Counter[str] = Counter()
-        public_accepted = 0
+        public_accepted = refused_seen = refused_answered = 0
         for interaction_id, user_id in owner.items():
-            shown = public_shown(grouped.get(interaction_id, []))
+            shown = [what for _, what in public_shown(grouped.get(interaction_id, []))]
             if why[user_id] == "accepted":
                 public_accepted += bool(shown) and jobs[user_id] == 1
                 continue
-            seen.update(what for _, what in shown)
-            seen.update(["channel message mentioning them"] * in_channel[user_id])
+            shown += ["channel message mentioning them"] * in_channel[user_id]
+            seen.update(shown)
+            refused_seen += bool(shown)
+            refused_answered += answered(grouped.get(interaction_id, []))
         figures.update(
-            refused=len(refused_users), refused_seen=sum(seen.values()), seen_how=dict(seen),
+            refused=len(refused_users), refused_seen=refused_seen, seen_how=dict(seen), refused_answered=refused_answered,
             refused_given_a_job=sum(1 for u in refused_users if jobs[u]), accepted=len(users) - len(refused_users),
             accepted_shown_publicly=public_accepted,
         )  # fmt: skip
@@ -451,8 +453,11 @@ def reelbot_rows(runs: list[dict[str, Any]], bursts: list[int]) -> list[Row]:
     seen, public = [r["refused_seen"] for r in refusals], [r["accepted_shown_publicly"] for r in refusals]
     accepted = refusals[0]["accepted"]
     rows: list[Row] = [
-        (f"refused requests shown publicly ({refusals[0]['refused']} refused of {REFUSAL_BURST})", spread(seen), "0",
+        (f"refused requests with anything shown publicly, of {refusals[0]['refused']}", spread(seen), "0",
          "met" if max(seen) == 0 else "NOT met"),
+        (f"refused requests answered (privately), of {refusals[0]['refused']} (sanity)",
+         spread([r["refused_answered"] for r in refusals]), str(refusals[0]["refused"]),
+         "met" if min(r["refused_answered"] for r in refusals) == refusals[0]["refused"] else "NOT met"),
         (f"accepted requests shown publicly, of {accepted} (sanity)", spread(public), str(accepted),
          "met" if min(public) == accepted else "NOT met"),
     ]  # fmt: skip
