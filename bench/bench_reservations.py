@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 import tempfile
 import time
@@ -77,7 +78,7 @@ async def concurrent(path: Path, count: int, *, guild: int, **kw) -> tuple[float
         await store.close()
 
 
-async def main(count: int) -> None:
+async def main(count: int, as_json: bool = False) -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "bench.db"
         rows = []
@@ -93,9 +94,14 @@ async def main(count: int) -> None:
     print(f"Atomic reservations on SQLite ({count} per run; goal >= 2,000/s)")
     for name, elapsed, won in rows:
         print(f"  {name:<55} {won / elapsed:>9,.0f} /s   ({won} stored in {elapsed:.2f} s)")
+    if as_json:  # one machine-readable line for bench/bench_burst.py (the last run is the worst case)
+        figures = [{"name": name, "per_s": won / elapsed, "stored": won, "seconds": elapsed} for name, elapsed, won in rows]
+        print("RESULT " + json.dumps({"runs": figures, "worst_case_per_s": figures[-1]["per_s"]}), flush=True)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=5000, help="reservations per run")
-    asyncio.run(main(parser.parse_args().count))
+    parser.add_argument("--json", action="store_true", help="also print a RESULT {json} line")
+    options = parser.parse_args()
+    asyncio.run(main(options.count, options.json))
